@@ -1,0 +1,145 @@
+"""Settings for the telemetry pipeline, read once from the environment.
+
+An explicit keyword argument beats the environment, which beats the default. An invalid
+value logs a warning that names the variable (never its value) and falls back to the default.
+
+| variable | meaning | default |
+|---|---|---|
+| `SENTRY_DSN` | where Sentry events go; unset disables Sentry | unset |
+| `SENTRY_ENVIRONMENT`, then `ENVIRONMENT` | Sentry environment and `deployment.environment` | `local` |
+| `SENTRY_RELEASE` | Sentry release | unset |
+| `SENTRY_TRACES_SAMPLE_RATE` | share of traces sampled, 0.0 to 1.0, for Sentry and OTel | `1.0` |
+| `OTEL_SERVICE_NAME` | `service.name` resource attribute | `clinisight-<function>` |
+| `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` | full OTLP/HTTP traces URL | unset |
+| `OTEL_EXPORTER_OTLP_ENDPOINT` | OTLP/HTTP base URL; `/v1/traces` is appended | unset: no OTLP export |
+| `AWS_REGION`, then `AWS_DEFAULT_REGION` | `cloud.region` | `us-east-1` |
+| `AWS_LAMBDA_FUNCTION_NAME` | `faas.name` | the service name |
+| `CLINISIGHT_SLOW_DYNAMODB_MS` | a DynamoDB call strictly longer than this is slow, in ms | `100` |
+| `CLINISIGHT_FLUSH_BUDGET_MS` | longest end-of-invocation flush, in ms | `2000` |
+| `CLINISIGHT_FLUSH_MARGIN_MS` | time kept free before the Lambda deadline, in ms | `500` |
+| `CLINISIGHT_TRACE_PROPAGATION_TARGETS` | comma-separated hosts that receive trace headers | empty |
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any, TypeVar
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+DEFAULT_ENVIRONMENT = "local"
+DEFAULT_REGION = "us-east-1"
+DEFAULT_SLOW_DYNAMODB_MS = 100.0
+DEFAULT_FLUSH_BUDGET_MS = 2000
+DEFAULT_FLUSH_MARGIN_MS = 500
+
+
+@dataclass(frozen=True, kw_only=True)
+class Settings:
+    """Configuration of one function's telemetry."""
+
+    function: str
+    service_name: str
+    faas_name: str
+    environment: str = DEFAULT_ENVIRONMENT
+    release: str | None = None
+    sentry_dsn: str | None = None
+    traces_sample_rate: float = 1.0
+    otlp_traces_endpoint: str | None = None
+    region: str = DEFAULT_REGION
+    slow_dynamodb_ms: float = DEFAULT_SLOW_DYNAMODB_MS
+    flush_budget_ms: int = DEFAULT_FLUSH_BUDGET_MS
+    flush_margin_ms: int = DEFAULT_FLUSH_MARGIN_MS
+    propagation_targets: tuple[str, ...] = field(default=())
+
+    @classmethod
+    def from_env(
+        cls, function: str, environ: Mapping[str, str] | None = None, **overrides: Any
+    ) -> Settings:
+        """Build settings for `function` from `environ` (default `os.environ`) and overrides."""
+        env = os.environ if environ is None else environ
+        service_name = _text(env, "OTEL_SERVICE_NAME") or f"clinisight-{function}"
+        settings = cls(
+            function=function,
+            service_name=service_name,
+            faas_name=_text(env, "AWS_LAMBDA_FUNCTION_NAME") or service_name,
+            environment=_text(env, "SENTRY_ENVIRONMENT")
+            or _text(env, "ENVIRONMENT")
+            or DEFAULT_ENVIRONMENT,
+            release=_text(env, "SENTRY_RELEASE"),
+            sentry_dsn=_text(env, "SENTRY_DSN"),
+            traces_sample_rate=_parse(
+                env, "SENTRY_TRACES_SAMPLE_RATE", _sample_rate, 1.0
+            ),
+            otlp_traces_endpoint=_otlp_endpoint(env),
+            region=_text(env, "AWS_REGION")
+            or _text(env, "AWS_DEFAULT_REGION")
+            or DEFAULT_REGION,
+            slow_dynamodb_ms=_parse(
+                env, "CLINISIGHT_SLOW_DYNAMODB_MS", _non_negative_float, DEFAULT_SLOW_DYNAMODB_MS
+            ),
+            flush_budget_ms=_parse(
+                env, "CLINISIGHT_FLUSH_BUDGET_MS", _non_negative_int, DEFAULT_FLUSH_BUDGET_MS
+            ),
+            flush_margin_ms=_parse(
+                env, "CLINISIGHT_FLUSH_MARGIN_MS", _non_negative_int, DEFAULT_FLUSH_MARGIN_MS
+            ),
+            propagation_targets=_hosts(env.get("CLINISIGHT_TRACE_PROPAGATION_TARGETS", "")),
+        )
+        return replace(settings, **overrides) if overrides else settings
+
+
+def _text(env: Mapping[str, str], name: str) -> str | None:
+    value = env.get(name, "").strip()
+    return value or None
+
+
+def _parse(env: Mapping[str, str], name: str, parse: Callable[[str], T], default: T) -> T:
+    raw = _text(env, name)
+    if raw is None:
+        return default
+    try:
+        return parse(raw)
+    except ValueError:
+        logger.warning("Invalid value in %s; using the default %s", name, default)
+        return default
+
+
+def _sample_rate(raw: str) -> float:
+    rate = float(raw)
+    if not 0.0 <= rate <= 1.0:
+        raise ValueError("sample rate out of range")
+    return rate
+
+
+def _non_negative_float(raw: str) -> float:
+    number = float(raw)
+    if number < 0 or number != number:  # NaN compares unequal to itself
+        raise ValueError("negative or NaN")
+    return number
+
+
+def _non_negative_int(raw: str) -> int:
+    number = int(raw)
+    if number < 0:
+        raise ValueError("negative")
+    return number
+
+
+def _otlp_endpoint(env: Mapping[str, str]) -> str | None:
+    traces = _text(env, "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+    if traces:
+        return traces
+    base = _text(env, "OTEL_EXPORTER_OTLP_ENDPOINT")
+    if base:
+        return base.rstrip("/") + "/v1/traces"
+    return None
+
+
+def _hosts(raw: str) -> tuple[str, ...]:
+    return tuple(host.strip().lower() for host in raw.split(",") if host.strip())

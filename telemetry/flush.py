@@ -1,0 +1,69 @@
+"""End-of-invocation flushing within a time budget.
+
+`BatchSpanProcessor.force_flush` ignores its timeout argument (opentelemetry-sdk 1.45), and
+an OTLP export to a collector that accepts and never answers blocks for the exporter's own
+timeout. So each flush runs in a daemon thread and the invocation waits at most the budget.
+A flush still running at the next invocation is not started twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+
+from telemetry.guard import guarded
+
+logger = logging.getLogger(__name__)
+
+FlushTask = Callable[[float], object]
+
+
+def flush_budget_s(*, budget_ms: int, margin_ms: int, remaining_ms: int | None) -> float:
+    """Return the seconds a flush may take: the budget, cut to the remaining time less a margin."""
+    allowed_ms = float(budget_ms)
+    if remaining_ms is not None:
+        allowed_ms = min(allowed_ms, remaining_ms - margin_ms)
+    return max(allowed_ms, 0.0) / 1000.0
+
+
+class BudgetedFlusher:
+    """Run flush tasks concurrently and return when all finish or the budget runs out."""
+
+    def __init__(self) -> None:
+        self._running: dict[str, threading.Thread] = {}
+        self._lock = threading.Lock()
+
+    def flush(self, tasks: Sequence[tuple[str, FlushTask]], budget_s: float) -> bool:
+        """Return True when every task finished within `budget_s` seconds."""
+        if budget_s <= 0:
+            logger.warning("No time left to flush telemetry before the deadline; skipped")
+            return False
+        deadline = time.monotonic() + budget_s
+        started: list[threading.Thread] = []
+        with self._lock:
+            for name, task in tasks:
+                previous = self._running.get(name)
+                if previous is not None and previous.is_alive():
+                    logger.warning("Telemetry flush %s is still running from an earlier call; skipped", name)
+                    continue
+                thread = threading.Thread(
+                    target=_run_task, args=(name, task, budget_s), name=f"flush-{name}", daemon=True
+                )
+                self._running[name] = thread
+                thread.start()
+                started.append(thread)
+
+        finished = True
+        for thread in started:
+            thread.join(max(deadline - time.monotonic(), 0.0))
+            if thread.is_alive():
+                finished = False
+                logger.warning("Telemetry flush %s did not finish within %.0f ms", thread.name, budget_s * 1000)
+        return finished and len(started) == len(tasks)
+
+
+def _run_task(name: str, task: FlushTask, budget_s: float) -> None:
+    with guarded(f"flush {name}"):
+        task(budget_s)

@@ -1,0 +1,169 @@
+"""The set-up call that each handler module makes once at import, and what it returns."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, TypeVar
+
+from opentelemetry import trace
+from opentelemetry.instrumentation.botocore import BotocoreInstrumentor
+from opentelemetry.instrumentation.requests import RequestsInstrumentor
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor
+from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
+
+from telemetry import sentry_bridge
+from telemetry.config import Settings
+from telemetry.flush import BudgetedFlusher, flush_budget_s
+from telemetry.lambda_wrapper import wrap_handler
+from telemetry.log_redaction import install_log_redaction
+from telemetry.phi import redact_attributes
+from telemetry.processor import TelemetrySpanProcessor
+from telemetry.routing import RoutingTracerProvider, provider_in_use
+
+logger = logging.getLogger(__name__)
+
+R = TypeVar("R")
+
+
+class Telemetry:
+    """One function's tracer provider, span pipeline and Lambda handler decorator."""
+
+    def __init__(self, settings: Settings, provider: TracerProvider, processor: TelemetrySpanProcessor) -> None:
+        self.settings = settings
+        self.tracer_provider = provider
+        self.tracer = provider.get_tracer("clinisight.telemetry")
+        self._processor = processor
+        self._batch_processor: BatchSpanProcessor | None = None
+        self._flusher = BudgetedFlusher()
+        self._cold_start = True
+        self._cold_start_lock = threading.Lock()
+
+    def lambda_handler(self, handler: Callable[[Any, Any], R]) -> Callable[[Any, Any], R]:
+        """Decorate a Lambda handler: trace, report errors to Sentry and flush each call."""
+        return wrap_handler(self, handler)
+
+    def add_span_processor(self, processor: SpanProcessor) -> None:
+        """Add a processor behind the redaction step, so it receives redacted spans only."""
+        self._processor.add_downstream(processor)
+
+    def use_otlp_exporter(self, endpoint: str, timeout_s: float) -> None:
+        # Imported here: the exporter pulls in protobuf, which costs cold-start time when unused.
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+        self._batch_processor = BatchSpanProcessor(OTLPSpanExporter(endpoint=endpoint, timeout=timeout_s))
+        self._processor.add_downstream(self._batch_processor)
+
+    @contextmanager
+    def activate(self) -> Iterator[None]:
+        """Route spans started in this context, by any instrumentation, to this function."""
+        with provider_in_use(self.tracer_provider):
+            yield
+
+    def take_cold_start(self) -> bool:
+        """Return True for the first invocation in this process only."""
+        with self._cold_start_lock:
+            cold, self._cold_start = self._cold_start, False
+            return cold
+
+    def flush(self, *, remaining_ms: int | None) -> bool:
+        """Flush the span exporter and Sentry concurrently within the invocation's budget."""
+        budget_s = flush_budget_s(
+            budget_ms=self.settings.flush_budget_ms,
+            margin_ms=self.settings.flush_margin_ms,
+            remaining_ms=remaining_ms,
+        )
+        tasks: list[tuple[str, Callable[[float], object]]] = [("sentry", sentry_bridge.flush)]
+        batch = self._batch_processor
+        if batch is not None:
+            tasks.append(("otlp", lambda timeout_s: batch.force_flush(int(timeout_s * 1000))))
+        return self._flusher.flush(tasks, budget_s)
+
+
+class _Process:
+    """Set-up that happens once per process, whatever the number of functions in it."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.router = RoutingTracerProvider()
+        self.functions: dict[str, Telemetry] = {}
+        self.instrumented = False
+
+
+_process = _Process()
+
+
+def setup_telemetry(function: str, **overrides: Any) -> Telemetry:
+    """Set up tracing and Sentry for `function`, reading settings from the environment.
+
+    Call it once at module import. Repeated calls for the same function return the first
+    result, and the instrumentations and sentry-sdk are initialised once per process.
+    Keyword arguments override fields of `Settings`.
+    """
+    with _process.lock:
+        existing = _process.functions.get(function)
+        if existing is not None:
+            return existing
+
+        settings = Settings.from_env(function, **overrides)
+        sentry_bridge.init_sentry(settings)
+        telemetry = _build(settings)
+        _process.functions[function] = telemetry
+        _process.router.register(telemetry.tracer_provider)
+        if not _process.instrumented:
+            _instrument(_process.router)
+            _process.instrumented = True
+        install_log_redaction()
+        return telemetry
+
+
+def _build(settings: Settings) -> Telemetry:
+    resource_attributes = {
+        "service.name": settings.service_name,
+        "cloud.provider": "aws",
+        "cloud.platform": "aws_lambda",
+        "cloud.region": settings.region,
+        "faas.name": settings.faas_name,
+        "deployment.environment": settings.environment,
+    }
+    resource = Resource.create(resource_attributes)
+    # Resource attributes can come from OTEL_RESOURCE_ATTRIBUTES, so they pass the policy too.
+    redacted_resource = redact_attributes(resource.attributes)
+    if redacted_resource is not None:
+        resource = Resource(redacted_resource, resource.schema_url)
+
+    processor = TelemetrySpanProcessor(
+        slow_dynamodb_ms=settings.slow_dynamodb_ms,
+        on_slow_call=sentry_bridge.report_slow_call,
+        downstream=[sentry_bridge.span_processor()],
+    )
+    provider = TracerProvider(
+        resource=resource,
+        sampler=ParentBased(TraceIdRatioBased(settings.traces_sample_rate)),
+    )
+    provider.add_span_processor(processor)
+
+    telemetry = Telemetry(settings, provider, processor)
+    if settings.otlp_traces_endpoint:
+        telemetry.use_otlp_exporter(
+            settings.otlp_traces_endpoint, timeout_s=max(settings.flush_budget_ms / 1000.0, 0.5)
+        )
+    return telemetry
+
+
+def _instrument(router: RoutingTracerProvider) -> None:
+    trace.set_tracer_provider(router)
+    if not BotocoreInstrumentor().is_instrumented_by_opentelemetry:
+        BotocoreInstrumentor().instrument(tracer_provider=router)
+    if not RequestsInstrumentor().is_instrumented_by_opentelemetry:
+        RequestsInstrumentor().instrument(tracer_provider=router)
+
+
+def registered_functions() -> dict[str, Telemetry]:
+    """Return the functions set up in this process, by name."""
+    with _process.lock:
+        return dict(_process.functions)
