@@ -18,13 +18,14 @@ from telemetry.lambda_wrapper import annotate_invocation, invocation_span
 from telemetry.phi import PLACEHOLDER, redact_text
 from telemetry.propagation import restrict_trace_propagation
 from telemetry.runtime import Telemetry, setup_telemetry
-from telemetry.sentry_bridge import capture_warning
+from telemetry.sentry_bridge import capture_exception, capture_warning
 
 __all__ = [
     "PLACEHOLDER",
     "Settings",
     "Telemetry",
     "annotate_invocation",
+    "capture_exception",
     "capture_warning",
     "invocation_span",
     "redact_text",

@@ -1,0 +1,1 @@
+"""Lambda handlers: the orchestrator, the TaskSmith agent and the code they share."""

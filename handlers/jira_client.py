@@ -1,0 +1,159 @@
+"""A small Jira Cloud REST API v3 client with a timeout on every call.
+
+Errors carry the operation, the HTTP status and, for 400 responses, the names of the fields
+that Jira rejected. They never carry response text, because Jira echoes issue content.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+import requests
+
+from telemetry import restrict_trace_propagation
+
+DEFAULT_TIMEOUT_S = 10.0
+CONNECT_TIMEOUT_S = 3.05
+DEFAULT_SUBTASK_ISSUE_TYPE = "Subtask"
+# Only what TaskSmith reads: the description is decomposed, the project names the subtasks' home.
+EPIC_FIELDS = "summary,description,project,issuetype"
+
+
+class JiraConfigError(RuntimeError):
+    """A required Jira setting is missing or invalid."""
+
+
+class JiraError(RuntimeError):
+    """A Jira call failed. The message names the operation and status, never content."""
+
+    def __init__(self, operation: str, *, status: int | None = None, reason: str | None = None,
+                 fields: tuple[str, ...] = ()) -> None:
+        self.operation = operation
+        self.status = status
+        self.fields = fields
+        detail = f"HTTP {status}" if status is not None else (reason or "failed")
+        if fields:
+            detail += f"; rejected fields: {', '.join(fields)}"
+        super().__init__(f"Jira {operation} failed: {detail}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class JiraConfig:
+    """Where Jira is and how to authenticate. The token is excluded from `repr`."""
+
+    base_url: str
+    email: str
+    api_token: str
+    timeout_s: float = DEFAULT_TIMEOUT_S
+    subtask_issue_type: str = DEFAULT_SUBTASK_ISSUE_TYPE
+
+    def __repr__(self) -> str:
+        return f"JiraConfig(base_url={self.base_url!r}, timeout_s={self.timeout_s})"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> JiraConfig:
+        """Read `JIRA_BASE_URL`, `JIRA_EMAIL`, `JIRA_API_TOKEN` and optional settings."""
+        env = os.environ if environ is None else environ
+        missing = [name for name in ("JIRA_BASE_URL", "JIRA_EMAIL", "JIRA_API_TOKEN") if not env.get(name)]
+        if missing:
+            raise JiraConfigError(f"Missing Jira settings: {', '.join(missing)}; set them in the environment")
+        timeout_raw = env.get("JIRA_TIMEOUT_S", str(DEFAULT_TIMEOUT_S))
+        try:
+            timeout_s = float(timeout_raw)
+        except ValueError:
+            raise JiraConfigError("Invalid JIRA_TIMEOUT_S: expected a number of seconds") from None
+        if not timeout_s > 0:
+            raise JiraConfigError("Invalid JIRA_TIMEOUT_S: expected a positive number of seconds")
+        return cls(
+            base_url=env["JIRA_BASE_URL"].rstrip("/"),
+            email=env["JIRA_EMAIL"],
+            api_token=env["JIRA_API_TOKEN"],
+            timeout_s=timeout_s,
+            subtask_issue_type=env.get("JIRA_SUBTASK_ISSUE_TYPE") or DEFAULT_SUBTASK_ISSUE_TYPE,
+        )
+
+
+class JiraClient:
+    """Read issues and create subtasks through the Jira Cloud REST API v3."""
+
+    def __init__(
+        self,
+        config: JiraConfig,
+        *,
+        propagation_targets: tuple[str, ...] = (),
+        session: requests.Session | None = None,
+    ) -> None:
+        """`propagation_targets` are the hosts that may receive trace headers; Jira is
+        a third party, so by default it receives none."""
+        self._config = config
+        self._session = restrict_trace_propagation(session or requests.Session(), propagation_targets)
+        self._session.auth = (config.email, config.api_token)
+        self._session.headers.update({"Accept": "application/json"})
+
+    def get_issue(self, issue_key: str) -> dict[str, Any]:
+        """Return the issue's JSON with the fields TaskSmith needs."""
+        response = self._request(
+            "GET", f"/rest/api/3/issue/{quote(issue_key, safe='')}", "get issue", params={"fields": EPIC_FIELDS}
+        )
+        return _json_object(response, "get issue")
+
+    def create_subtask(self, *, project_key: str, parent_key: str, summary: str) -> str:
+        """Create a subtask of `parent_key` and return the new issue key."""
+        payload = {
+            "fields": {
+                "project": {"key": project_key},
+                "parent": {"key": parent_key},
+                "issuetype": {"name": self._config.subtask_issue_type},
+                "summary": summary,
+            }
+        }
+        response = self._request("POST", "/rest/api/3/issue", "create issue", json=payload)
+        created = _json_object(response, "create issue")
+        key = created.get("key")
+        if not isinstance(key, str):
+            raise JiraError("create issue", reason="response has no issue key")
+        return key
+
+    def _request(self, method: str, path: str, operation: str, **kwargs: Any) -> requests.Response:
+        try:
+            response = self._session.request(
+                method,
+                self._config.base_url + path,
+                timeout=(CONNECT_TIMEOUT_S, self._config.timeout_s),
+                **kwargs,
+            )
+        except requests.Timeout:
+            raise JiraError(operation, reason="timed out") from None
+        except requests.RequestException as exc:
+            raise JiraError(operation, reason=f"{type(exc).__name__}") from None
+        if response.status_code >= 400:
+            raise JiraError(operation, status=response.status_code, fields=_rejected_fields(response))
+        return response
+
+
+def _json_object(response: requests.Response, operation: str) -> dict[str, Any]:
+    try:
+        body = response.json()
+    except ValueError:
+        raise JiraError(operation, reason="response is not JSON") from None
+    if not isinstance(body, dict):
+        raise JiraError(operation, reason="response is not a JSON object")
+    return body
+
+
+def _rejected_fields(response: requests.Response) -> tuple[str, ...]:
+    """Return the field names of a 400 ErrorCollection; its messages are left out."""
+    if response.status_code != 400:
+        return ()
+    try:
+        body = response.json()
+    except ValueError:
+        return ()
+    errors = body.get("errors") if isinstance(body, dict) else None
+    if not isinstance(errors, dict):
+        return ()
+    return tuple(sorted(str(name) for name in errors))[:20]

@@ -1,0 +1,133 @@
+"""`clinisight-trace`: run the handlers locally on an event file and show the trace.
+
+    clinisight-trace invoke orchestrator examples/events/epic_created_direct.json --out out/run
+
+AWS is served by moto in process, Jira by a stand-in on 127.0.0.1 seeded with the issue that
+the event carries, and Sentry by an envelope sink on 127.0.0.1 unless `--sentry-dsn` is given.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+EXIT_OK = 0
+EXIT_HANDLER_ERROR = 1
+EXIT_USAGE = 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="clinisight-trace",
+        description="Run the Lambda handlers locally with tracing, with no cloud account.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    invoke = commands.add_parser(
+        "invoke",
+        help="invoke a function on an event file and print its trace",
+        description="Invoke a function on an event, deliver the async invocations it makes, "
+        "and print the trace tree and a summary.",
+    )
+    invoke.add_argument("function", choices=["orchestrator"], help="the function to invoke")
+    invoke.add_argument("event_file", type=Path, help="a JSON file holding the Lambda event")
+    invoke.add_argument("--out", type=Path, metavar="DIR",
+                        help="write spans.jsonl and sentry.jsonl into DIR")
+    invoke.add_argument("--sentry-dsn", metavar="URL",
+                        help="send Sentry events to this DSN (a real Sentry or Spotlight) instead of "
+                        "the local sink; defaults to SENTRY_DSN when set")
+    invoke.add_argument("--otlp-endpoint", metavar="URL",
+                        help="also export spans over OTLP/HTTP to this collector base URL, "
+                        "for example http://localhost:4318")
+    invoke.add_argument("--dynamodb-latency-ms", type=_non_negative_float, default=0.0, metavar="N",
+                        help="add N milliseconds to every DynamoDB call (default 0)")
+    invoke.add_argument("-v", "--verbose", action="store_true", help="log at INFO level to stderr")
+    return parser
+
+
+def _non_negative_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("expected a number of milliseconds") from None
+    if not value >= 0:
+        raise argparse.ArgumentTypeError("expected a number of milliseconds, 0 or more")
+    return value
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    try:
+        event = _load_event(args.event_file)
+    except ValueError as error:
+        print(f"clinisight-trace: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    return _invoke(args, event)
+
+
+def _load_event(path: Path) -> Any:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ValueError(f"event file not found: {path}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ValueError(f"cannot read event file {path}: {type(exc).__name__}") from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"event file {path} is not valid JSON (line {exc.lineno}, column {exc.colno})") from None
+
+
+def _invoke(args: argparse.Namespace, event: Any) -> int:
+    import os
+
+    # Imported here so that --help and usage errors stay fast.
+    from handlers.local import report
+    from handlers.local.runner import LocalRun
+
+    sentry_dsn = args.sentry_dsn or os.environ.get("SENTRY_DSN") or None
+    with LocalRun(sentry_dsn=sentry_dsn, otlp_endpoint=args.otlp_endpoint,
+                  dynamodb_latency_ms=args.dynamodb_latency_ms) as run:
+        run.seed_jira_from_event(event)
+        results = run.invoke(f"clinisight-{args.function}", event)
+        spans = run.spans()
+        envelopes = run.sentry_sink.envelopes() if run.sentry_sink else None
+
+    print(report.render_trees(spans))
+    print()
+    for result in results:
+        if result.error is not None:
+            print(f"{result.function_name}: raised {type(result.error).__name__}: {result.error}")
+        else:
+            print(f"{result.function_name}: returned {json.dumps(result.response, default=str)}")
+    print()
+    _print_summary(spans, envelopes, sentry_dsn, report)
+
+    if args.out is not None:
+        span_count = report.write_jsonl(args.out / "spans.jsonl", (report.span_to_dict(s) for s in spans))
+        print(f"Wrote {span_count} spans to {args.out / 'spans.jsonl'}")
+        if envelopes is not None:
+            item_count = report.write_jsonl(args.out / "sentry.jsonl", report.envelope_item_records(envelopes))
+            print(f"Wrote {item_count} Sentry envelope items to {args.out / 'sentry.jsonl'}")
+    return EXIT_HANDLER_ERROR if any(r.error is not None for r in results) else EXIT_OK
+
+
+def _print_summary(spans: list[Any], envelopes: list[Any] | None, sentry_dsn: str | None, report: Any) -> None:
+    traces = {s.context.trace_id for s in spans if s.context}
+    flagged = sum(1 for s in spans if report.span_flags(s))
+    print(f"Spans: {len(spans)} in {len(traces)} trace(s); {flagged} flagged")
+    if envelopes is None:
+        print("Sentry: events were sent to the DSN given; the local sink did not count them")
+        return
+    counts = report.sentry_counts(envelopes)
+    print(f"Sentry: {counts['transactions']} transactions, {counts['warnings']} warnings, "
+          f"{counts['errors']} errors ({len(envelopes)} envelopes received by the local sink)")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,135 @@
+"""TaskSmith: decompose a Jira epic into subtasks.
+
+The orchestrator invokes this function asynchronously with `{"event_type", "issue_key",
+"project_key"}`; the botocore instrumentation adds the trace context as `headers`. TaskSmith
+reads the epic, derives subtasks from its description (see `handlers.subtasks`), creates them
+in Jira and records its progress in the agent state table.
+
+On failure it saves a `failed` state with the error type and re-raises, so both Lambda's
+retries and Sentry see the error.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from opentelemetry import trace
+
+from handlers.jira_client import JiraClient, JiraConfig
+from handlers.state_store import AgentState, StateStore
+from handlers.subtasks import derive_subtasks
+from handlers.webhook import ISSUE_KEY, PROJECT_KEY, InvalidEventError
+from telemetry import annotate_invocation, capture_warning, setup_telemetry
+from telemetry import attributes as attrs
+
+telemetry = setup_telemetry("tasksmith")
+tracer = trace.get_tracer(__name__)
+logger = logging.getLogger(__name__)
+
+AGENT_NAME = "tasksmith"
+
+
+@dataclass(frozen=True)
+class EpicRequest:
+    """The orchestrator's instruction: which epic to decompose."""
+
+    event_type: str
+    issue_key: str
+    project_key: str
+
+
+@functools.cache
+def jira_client() -> JiraClient:
+    """Return the process-wide Jira client, built from the environment on first use."""
+    return JiraClient(JiraConfig.from_env(), propagation_targets=telemetry.settings.propagation_targets)
+
+
+@functools.cache
+def state_store() -> StateStore:
+    """Return the process-wide state store, built on first use."""
+    return StateStore()
+
+
+@telemetry.lambda_handler
+def handler(event: Any, context: Any) -> dict[str, Any]:
+    try:
+        request = parse_request(event)
+    except InvalidEventError as error:
+        # An async retry cannot fix a malformed payload, so it is reported and not raised.
+        logger.warning("Rejected TaskSmith payload: %s", error)
+        capture_warning(f"TaskSmith payload rejected: {error}", fingerprint=["invalid-payload", error.field])
+        return {"status": "rejected", "field": error.field, "message": str(error)}
+
+    annotate_invocation(
+        event_type=request.event_type, issue_key=request.issue_key, project_key=request.project_key
+    )
+    return decompose_epic(request, jira=jira_client(), store=state_store())
+
+
+def parse_request(event: Any) -> EpicRequest:
+    """Validate the payload; the `headers` key added by trace propagation is ignored."""
+    if not isinstance(event, Mapping):
+        raise InvalidEventError("event", "must be a JSON object")
+    values: dict[str, str] = {}
+    for name in ("event_type", "issue_key", "project_key"):
+        value = event.get(name)
+        if value is None:
+            raise InvalidEventError(name, "is missing")
+        if not isinstance(value, str):
+            raise InvalidEventError(name, "must be a string")
+        values[name] = value
+    if not ISSUE_KEY.match(values["issue_key"]):
+        raise InvalidEventError("issue_key", "is not a Jira issue key such as PROJ-123")
+    if not PROJECT_KEY.match(values["project_key"]):
+        raise InvalidEventError("project_key", "is not a Jira project key")
+    return EpicRequest(**values)
+
+
+def decompose_epic(request: EpicRequest, *, jira: JiraClient, store: StateStore) -> dict[str, Any]:
+    """Create one subtask per derived item and record the outcome in the state table."""
+    previous = store.get(AGENT_NAME, request.issue_key)
+    if previous is not None and previous.status == "completed":
+        logger.info("Epic %s was already decomposed; nothing to do", request.issue_key)
+        return {"status": "already_completed", "issue_key": request.issue_key,
+                "subtasks": list(previous.subtask_keys)}
+
+    attempts = (previous.attempts if previous else 0) + 1
+    store.put(AgentState(agent_name=AGENT_NAME, entity_id=request.issue_key, status="in_progress",
+                         attempts=attempts))
+    created: list[str] = []
+    try:
+        with tracer.start_as_current_span("tasksmith.decompose_epic") as span:
+            span.set_attribute(attrs.JIRA_ISSUE_KEY, request.issue_key)
+            epic = jira.get_issue(request.issue_key)
+            fields = epic.get("fields") if isinstance(epic.get("fields"), Mapping) else {}
+            summaries = derive_subtasks(fields.get("description"))
+            span.set_attribute(attrs.SUBTASK_COUNT, len(summaries))
+            for summary in summaries:
+                created.append(
+                    jira.create_subtask(project_key=request.project_key, parent_key=request.issue_key,
+                                        summary=summary)
+                )
+    except Exception as exc:
+        _save_failure(store, request, attempts, created, exc)
+        raise
+
+    store.put(AgentState(agent_name=AGENT_NAME, entity_id=request.issue_key, status="completed",
+                         attempts=attempts, subtask_keys=tuple(created)))
+    logger.info("Epic %s decomposed into %d subtasks", request.issue_key, len(created))
+    return {"status": "completed", "issue_key": request.issue_key, "subtasks": created}
+
+
+def _save_failure(store: StateStore, request: EpicRequest, attempts: int, created: list[str],
+                  exc: Exception) -> None:
+    """Record the error type and the subtasks created so far; the message is left out."""
+    failed = AgentState(agent_name=AGENT_NAME, entity_id=request.issue_key, status="failed",
+                        attempts=attempts, subtask_keys=tuple(created), error_type=type(exc).__name__)
+    try:
+        store.put(failed)
+    except Exception as store_error:  # noqa: BLE001 - the original error is re-raised by the caller
+        logger.error("Could not save the failure state of epic %s: %s", request.issue_key,
+                     type(store_error).__name__)
