@@ -154,11 +154,9 @@ class JiraStandIn:
 
         with self._lock:
             issue_id = self._allocate_id()
-            number = 1 + sum(1 for key in self._issues if key.startswith(f"{project_key}-"))
-            key = f"{project_key}-{number}"
-            while key in self._issues:
-                number += 1
-                key = f"{project_key}-{number}"
+            numbers = [int(key.rsplit("-", 1)[1]) for key in self._issues
+                       if key.startswith(f"{project_key}-") and key.rsplit("-", 1)[1].isdigit()]
+            key = f"{project_key}-{max(numbers, default=0) + 1}"
             stored = {"id": str(issue_id), "key": key,
                       "self": f"{self.base_url}/rest/api/3/issue/{issue_id}",
                       "fields": copy.deepcopy(dict(fields))}
