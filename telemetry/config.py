@@ -12,6 +12,7 @@ value logs a warning that names the variable (never its value) and falls back to
 | `OTEL_SERVICE_NAME` | `service.name` resource attribute | `clinisight-<function>` |
 | `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` | full OTLP/HTTP traces URL | unset |
 | `OTEL_EXPORTER_OTLP_ENDPOINT` | OTLP/HTTP base URL; `/v1/traces` is appended | unset: no OTLP export |
+| `OTEL_EXPORTER_OTLP_TRACES_TIMEOUT`, then `OTEL_EXPORTER_OTLP_TIMEOUT` | OTLP export timeout, in s | the flush budget |
 | `AWS_REGION`, then `AWS_DEFAULT_REGION` | `cloud.region` | `us-east-1` |
 | `AWS_LAMBDA_FUNCTION_NAME` | `faas.name` | the service name |
 | `CLINISIGHT_SLOW_DYNAMODB_MS` | a DynamoDB call strictly longer than this is slow, in ms | `100` |
@@ -51,6 +52,7 @@ class Settings:
     sentry_dsn: str | None = None
     traces_sample_rate: float = 1.0
     otlp_traces_endpoint: str | None = None
+    otlp_timeout_s: float | None = None
     region: str = DEFAULT_REGION
     slow_dynamodb_ms: float = DEFAULT_SLOW_DYNAMODB_MS
     flush_budget_ms: int = DEFAULT_FLUSH_BUDGET_MS
@@ -77,6 +79,13 @@ class Settings:
                 env, "SENTRY_TRACES_SAMPLE_RATE", _sample_rate, 1.0
             ),
             otlp_traces_endpoint=_otlp_endpoint(env),
+            otlp_timeout_s=_parse(
+                env,
+                "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT" if _text(env, "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT")
+                else "OTEL_EXPORTER_OTLP_TIMEOUT",
+                _positive_float,
+                None,
+            ),
             region=_text(env, "AWS_REGION")
             or _text(env, "AWS_DEFAULT_REGION")
             or DEFAULT_REGION,
@@ -121,6 +130,13 @@ def _non_negative_float(raw: str) -> float:
     number = float(raw)
     if number < 0 or number != number:  # NaN compares unequal to itself
         raise ValueError("negative or NaN")
+    return number
+
+
+def _positive_float(raw: str) -> float:
+    number = float(raw)
+    if not number > 0:
+        raise ValueError("not positive")
     return number
 
 

@@ -111,7 +111,7 @@ def setup_telemetry(function: str, **overrides: Any) -> Telemetry:
 
         settings = Settings.from_env(function, **overrides)
         sentry_bridge.init_sentry(settings)
-        telemetry = _build(settings)
+        telemetry = build_telemetry(settings)
         _process.functions[function] = telemetry
         _process.router.register(telemetry.tracer_provider)
         if not _process.instrumented:
@@ -121,7 +121,11 @@ def setup_telemetry(function: str, **overrides: Any) -> Telemetry:
         return telemetry
 
 
-def _build(settings: Settings) -> Telemetry:
+def build_telemetry(settings: Settings) -> Telemetry:
+    """Build a function's provider and pipeline without registering or instrumenting anything.
+
+    `setup_telemetry` is the entry point for handlers; this is its building block.
+    """
     resource_attributes = {
         "service.name": settings.service_name,
         "cloud.provider": "aws",
@@ -149,9 +153,8 @@ def _build(settings: Settings) -> Telemetry:
 
     telemetry = Telemetry(settings, provider, processor)
     if settings.otlp_traces_endpoint:
-        telemetry.use_otlp_exporter(
-            settings.otlp_traces_endpoint, timeout_s=max(settings.flush_budget_ms / 1000.0, 0.5)
-        )
+        timeout_s = settings.otlp_timeout_s or max(settings.flush_budget_ms / 1000.0, 0.5)
+        telemetry.use_otlp_exporter(settings.otlp_traces_endpoint, timeout_s=timeout_s)
     return telemetry
 
 

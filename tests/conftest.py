@@ -28,9 +28,9 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 
 @pytest.fixture
 def local_run() -> Iterator[LocalRun]:
-    """The session's local run, with spans and Sentry envelopes cleared before each test."""
+    """The session's local run, reset before each test."""
     assert _local_run is not None
-    _local_run.clear()
+    _local_run.reset()
     _local_run.aws.dynamodb_latency_ms = 0.0
     yield _local_run
     _local_run.aws.dynamodb_latency_ms = 0.0

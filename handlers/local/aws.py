@@ -88,6 +88,15 @@ class LocalAws:
             pending, self._pending = self._pending, []
         return pending
 
+    def clear_table(self) -> None:
+        """Delete every item of the state table."""
+        with suppress_instrumentation():
+            client = boto3.client("dynamodb")
+            for page in client.get_paginator("scan").paginate(TableName=self.table_name):
+                for item in page["Items"]:
+                    client.delete_item(TableName=self.table_name,
+                                       Key={"agent_name": item["agent_name"], "entity_id": item["entity_id"]})
+
     def _create_resources(self) -> None:
         # Set-up calls would otherwise become spans and Sentry transactions of their own.
         with suppress_instrumentation():

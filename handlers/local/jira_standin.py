@@ -81,6 +81,13 @@ class JiraStandIn:
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
 
+    def reset(self) -> None:
+        """Forget every issue, queued failure and recorded request."""
+        with self._lock:
+            self._issues.clear()
+            self._failures.clear()
+            self.requests.clear()
+
     def seed_issue(self, issue: Mapping[str, Any]) -> None:
         """Store an issue as a webhook carries it (`key` and `fields`)."""
         key = issue["key"]

@@ -154,11 +154,14 @@ class LocalRun:
     def spans(self) -> list[ReadableSpan]:
         return list(_captured_spans.get_finished_spans())
 
-    def clear(self) -> None:
-        """Forget captured spans and Sentry envelopes, for a fresh run in the same process."""
+    def reset(self) -> None:
+        """Forget captured spans, Sentry envelopes, Jira issues and agent state."""
         _captured_spans.clear()
         if self.sentry_sink is not None:
             self.sentry_sink.clear()
+        self.jira.reset()
+        self.aws.clear_table()
+        self.aws.take_pending()
 
     def _invoke_one(self, function_name: str, event: Any) -> InvocationResult:
         module = self._module(function_name)

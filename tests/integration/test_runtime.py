@@ -1,0 +1,144 @@
+"""The set-up call, the handler wrapper and trace propagation, on the session's local run."""
+
+from __future__ import annotations
+
+import json
+
+import boto3
+import requests
+from opentelemetry.instrumentation.botocore import BotocoreInstrumentor
+from opentelemetry.instrumentation.requests import RequestsInstrumentor
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import StatusCode, format_trace_id
+
+from handlers.local.report import span_to_dict
+from handlers.local.runner import LocalContext, LocalRun
+from telemetry import Settings, restrict_trace_propagation, setup_telemetry
+from telemetry.runtime import build_telemetry
+from tests.canaries import leaked
+
+
+def test_setup_twice_returns_same_and_instruments_once(local_run: LocalRun) -> None:
+    from handlers import orchestrator
+
+    assert setup_telemetry("orchestrator") is orchestrator.telemetry
+    assert BotocoreInstrumentor().is_instrumented_by_opentelemetry
+    assert RequestsInstrumentor().is_instrumented_by_opentelemetry
+
+    @orchestrator.telemetry.lambda_handler
+    def list_tables(event: object, context: object) -> list:
+        return boto3.client("dynamodb").list_tables()["TableNames"]
+
+    list_tables({}, LocalContext("clinisight-orchestrator"))
+    assert [s.name for s in local_run.spans()].count("DynamoDB.ListTables") == 1
+
+
+def test_cold_start_only_first_invocation() -> None:
+    telemetry = build_telemetry(Settings.from_env("cold-start-test", environ={}))
+    exporter = InMemorySpanExporter()
+    telemetry.add_span_processor(SimpleSpanProcessor(exporter))
+
+    @telemetry.lambda_handler
+    def noop(event: object, context: object) -> str:
+        return "ok"
+
+    noop({}, LocalContext("clinisight-cold-start-test"))
+    noop({}, LocalContext("clinisight-cold-start-test"))
+    spans = exporter.get_finished_spans()
+    assert [s.attributes["faas.coldstart"] for s in spans] == [True, False]
+    assert all("faas.invocation_id" in s.attributes for s in spans)
+    assert spans[0].attributes["cloud.resource_id"].endswith(":function:clinisight-cold-start-test")
+
+
+def test_exception_with_phi_reported_redacted(local_run: LocalRun) -> None:
+    from handlers.orchestrator import telemetry
+
+    @telemetry.lambda_handler
+    def failing(event: object, context: object) -> None:
+        try:
+            raise KeyError("MRN 00123456")
+        except KeyError as cause:
+            raise ValueError("patient jane.roe@example.com, SSN 000-12-3456") from cause
+
+    context = LocalContext("clinisight-orchestrator")
+    try:
+        failing({}, context)
+    except ValueError:
+        pass
+    else:
+        raise AssertionError("the handler's exception must be re-raised")
+
+    span = next(s for s in local_run.spans() if s.name == "clinisight-orchestrator")
+    assert span.status.status_code is StatusCode.ERROR
+    assert span.events[0].name == "exception"
+    assert leaked(json.dumps(span_to_dict(span))) == []
+
+    assert local_run.sentry_sink is not None
+    errors = [item.json() for item in local_run.sentry_sink.items("event")]
+    assert len(errors) == 1
+    assert [v["type"] for v in errors[0]["exception"]["values"]] == ["KeyError", "ValueError"]
+    assert errors[0]["contexts"]["trace"]["trace_id"] == format_trace_id(span.context.trace_id)
+    for envelope in local_run.sentry_sink.envelopes():
+        assert leaked(envelope.raw.decode("utf-8", "replace")) == []
+
+
+def test_trace_continues_from_api_gateway_headers(local_run: LocalRun) -> None:
+    from handlers.orchestrator import telemetry
+
+    @telemetry.lambda_handler
+    def noop(event: object, context: object) -> str:
+        return "ok"
+
+    parent_trace = "4bf92f3577b34da6a3ce929d0e0e4736"
+    event = {"httpMethod": "GET", "requestContext": {},
+             "headers": {"Traceparent": f"00-{parent_trace}-00f067aa0ba902b7-01"}}
+    noop(event, LocalContext("clinisight-orchestrator"))
+    span = next(s for s in local_run.spans() if s.name == "clinisight-orchestrator")
+    assert format_trace_id(span.context.trace_id) == parent_trace
+    assert span.attributes["faas.trigger"] == "http"
+
+
+def test_malformed_headers_start_new_trace(local_run: LocalRun) -> None:
+    from handlers.orchestrator import telemetry
+
+    @telemetry.lambda_handler
+    def echo(event: object, context: object) -> object:
+        return "ok"
+
+    for headers in ("not a mapping", ["a", "b"], {"traceparent": "garbage", "baggage": 7}):
+        assert echo({"headers": headers}, LocalContext("clinisight-orchestrator")) == "ok"
+    spans = [s for s in local_run.spans() if s.name == "clinisight-orchestrator"]
+    assert len(spans) == 3
+    assert all(s.parent is None for s in spans)
+
+
+def test_trace_headers_only_to_targets(local_run: LocalRun) -> None:
+    from handlers.orchestrator import telemetry
+
+    url = f"{local_run.jira.base_url}/rest/api/3/issue/CLIN-1"
+
+    @telemetry.lambda_handler
+    def call_jira(event: dict, context: object) -> int:
+        session = restrict_trace_propagation(requests.Session(), event["targets"])
+        return session.get(url, timeout=5).status_code
+
+    call_jira({"targets": []}, LocalContext("clinisight-orchestrator"))
+    call_jira({"targets": ["127.0.0.1"]}, LocalContext("clinisight-orchestrator"))
+    untargeted, targeted = local_run.jira.requests
+    assert "traceparent" not in untargeted.headers
+    assert "baggage" not in untargeted.headers
+    assert targeted.headers["traceparent"].startswith("00-")
+    assert "sentry-trace" in targeted.headers
+
+
+def test_flush_skipped_near_deadline(local_run: LocalRun) -> None:
+    from handlers.orchestrator import telemetry
+
+    @telemetry.lambda_handler
+    def noop(event: object, context: object) -> str:
+        return "ok"
+
+    # 300 ms left is under the 500 ms safety margin, so no flush is attempted.
+    assert noop({}, LocalContext("clinisight-orchestrator", timeout_s=0.3)) == "ok"
+    assert [s.name for s in local_run.spans()] == ["clinisight-orchestrator"]

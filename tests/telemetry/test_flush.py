@@ -1,0 +1,105 @@
+"""End-of-invocation flushing stays within its budget when a backend is silent or refusing."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from telemetry.config import Settings
+from telemetry.flush import BudgetedFlusher, flush_budget_s
+from telemetry.runtime import build_telemetry
+
+
+@pytest.fixture
+def silent_server() -> Iterator[str]:
+    """A TCP server on 127.0.0.1 that accepts connections and never answers."""
+    server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    server.bind(("127.0.0.1", 0))
+    server.listen(16)
+    accepted: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        server.settimeout(0.1)
+        while not stop.is_set():
+            try:
+                connection, _ = server.accept()
+                accepted.append(connection)
+            except OSError:
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.getsockname()[1]}/v1/traces"
+    stop.set()
+    thread.join(1)
+    for connection in accepted:
+        connection.close()
+    server.close()
+
+
+@pytest.fixture
+def refusing_endpoint() -> str:
+    """An address on 127.0.0.1 where nothing listens."""
+    probe = socket.socket()
+    probe.bind(("127.0.0.1", 0))
+    port = probe.getsockname()[1]
+    probe.close()
+    return f"http://127.0.0.1:{port}/v1/traces"
+
+
+def test_budget_cut_by_remaining_time() -> None:
+    assert flush_budget_s(budget_ms=2000, margin_ms=500, remaining_ms=None) == 2.0
+    assert flush_budget_s(budget_ms=2000, margin_ms=500, remaining_ms=1500) == 1.0
+    assert flush_budget_s(budget_ms=2000, margin_ms=500, remaining_ms=400) == 0.0
+
+
+def test_flusher_returns_at_budget_when_task_blocks() -> None:
+    release = threading.Event()
+    flusher = BudgetedFlusher()
+    started = time.monotonic()
+    finished = flusher.flush([("blocked", lambda timeout_s: release.wait(5))], budget_s=0.2)
+    elapsed = time.monotonic() - started
+    release.set()
+    assert finished is False
+    assert elapsed < 1.0
+
+
+def test_flusher_skips_task_still_running() -> None:
+    release = threading.Event()
+    flusher = BudgetedFlusher()
+    flusher.flush([("blocked", lambda timeout_s: release.wait(5))], budget_s=0.05)
+    calls: list[float] = []
+    finished = flusher.flush([("blocked", calls.append)], budget_s=0.05)
+    release.set()
+    assert finished is False
+    assert calls == []
+
+
+def test_flusher_reports_success() -> None:
+    calls: list[float] = []
+    assert BudgetedFlusher().flush([("quick", calls.append)], budget_s=1.0) is True
+    assert calls == [1.0]
+
+
+@pytest.mark.parametrize("endpoint_fixture", ["silent_server", "refusing_endpoint"])
+def test_dead_collector_bounded_by_budget(endpoint_fixture: str, request: pytest.FixtureRequest) -> None:
+    endpoint = request.getfixturevalue(endpoint_fixture)
+    # The exporter alone would wait 10 s for the silent server; the budget is 300 ms.
+    settings = Settings.from_env("flush-test", environ={}, otlp_traces_endpoint=endpoint,
+                                 otlp_timeout_s=10.0, flush_budget_ms=300)
+    telemetry = build_telemetry(settings)
+    for index in range(20):
+        telemetry.tracer.start_span(f"work-{index}").end()
+
+    started = time.monotonic()
+    finished = telemetry.flush(remaining_ms=None)
+    elapsed = time.monotonic() - started
+    # The slack over 300 ms covers thread start-up on a loaded 2-core machine.
+    assert elapsed < 1.0
+    if endpoint_fixture == "silent_server":
+        assert finished is False

@@ -1,0 +1,87 @@
+"""The Sentry side of the PHI policy, and the options sentry-sdk runs with."""
+
+from __future__ import annotations
+
+import sentry_sdk
+
+from telemetry.phi import PLACEHOLDER
+from telemetry.sentry_bridge import scrub_event
+
+
+def sample_event() -> dict:
+    return {
+        "event_id": "0f1e2d3c4b5a69788796a5b4c3d2e1f0",
+        "level": "error",
+        "platform": "python",
+        "sdk": {"name": "sentry.python", "version": "2.76.0"},
+        "release": "clinisight@1.0.0",
+        "message": "lookup for jane.roe@example.com failed",
+        "transaction": "clinisight-tasksmith",
+        "exception": {"values": [{
+            "type": "ValueError",
+            "value": "SSN 000-12-3456 rejected",
+            "stacktrace": {"frames": [{
+                "function": "handler",
+                "vars": {"event": {"patient": "Jane Roe"}},
+                "context_line": "    raise ValueError(f'SSN {ssn} rejected')  # 000-12-3456",
+                "pre_context": ["# caller (555) 010-1234"],
+            }]},
+        }]},
+        "breadcrumbs": {"values": [
+            {"category": "log", "message": "patient MRN 00123456 loaded", "data": {"email": "jane.roe@example.com"}},
+        ]},
+        "extra": {"patient_name": "Jane Roe", "count": 3},
+        "user": {"id": "000000:0000", "email": "jane.roe@example.com", "ip_address": "192.0.2.10"},
+        "request": {"url": "https://example.atlassian.net/rest/api/3/search?jql=summary~Roe", "headers": {
+            "Authorization": "Basic abc", "Accept": "application/json"}},
+        "tags": {"service": "clinisight-tasksmith", "aws.region": "us-east-1"},
+        "contexts": {
+            "runtime": {"name": "CPython", "version": "3.11.7"},
+            "trace": {"trace_id": "4bf92f3577b34da6a3ce929d0e0e4736", "span_id": "00f067aa0ba902b7",
+                      "op": "function", "description": "clinisight-tasksmith",
+                      "data": {"summary": "Jane Roe follow-up", "rpc.method": "GetItem"}},
+            "jira": {"event_type": "jira:issue_created", "issue_key": "CLIN-42", "project_key": "CLIN"},
+            "otel": {"attributes": {"faas.coldstart": True, "custom.note": "DOB 02/29/1980"}},
+        },
+        "spans": [{"description": "DynamoDB.GetItem", "op": "db",
+                   "data": {"aws.dynamodb.table_names": ["ClinisightAgentState"], "patient": "Jane Roe"}}],
+    }
+
+
+def test_scrub_event_removes_phi() -> None:
+    event = scrub_event(sample_event())
+    text = repr(event)
+    for canary in ("Jane Roe", "000-12-3456", "jane.roe@example.com", "(555) 010-1234", "00123456",
+                   "02/29/1980", "Basic abc", "192.0.2.10", "summary~Roe"):
+        assert canary not in text, canary
+    assert "vars" not in event["exception"]["values"][0]["stacktrace"]["frames"][0]
+    assert event["extra"]["patient_name"] == PLACEHOLDER
+    assert event["user"]["email"] == PLACEHOLDER
+
+
+def test_scrub_event_keeps_operational_data() -> None:
+    event = scrub_event(sample_event())
+    assert event["exception"]["values"][0]["type"] == "ValueError"
+    assert event["transaction"] == "clinisight-tasksmith"
+    assert event["tags"] == {"service": "clinisight-tasksmith", "aws.region": "us-east-1"}
+    assert event["contexts"]["runtime"] == {"name": "CPython", "version": "3.11.7"}
+    assert event["contexts"]["trace"]["trace_id"] == "4bf92f3577b34da6a3ce929d0e0e4736"
+    assert event["contexts"]["trace"]["description"] == "clinisight-tasksmith"
+    assert event["contexts"]["trace"]["data"]["rpc.method"] == "GetItem"
+    assert event["contexts"]["jira"] == {"event_type": "jira:issue_created", "issue_key": "CLIN-42",
+                                         "project_key": "CLIN"}
+    assert event["spans"][0]["description"] == "DynamoDB.GetItem"
+    assert event["spans"][0]["data"]["aws.dynamodb.table_names"] == ["ClinisightAgentState"]
+    assert event["extra"]["count"] == 3
+    assert event["sdk"] == {"name": "sentry.python", "version": "2.76.0"}
+
+
+def test_sentry_options_keep_pii_out() -> None:
+    options = sentry_sdk.get_client().options
+    assert options["instrumenter"] == "otel"
+    assert options["send_default_pii"] is not True
+    assert options["include_local_variables"] is False
+    assert options["trace_propagation_targets"] == []
+    assert options["before_send"] is not None
+    assert options["before_send_transaction"] is not None
+    assert options["before_breadcrumb"] is not None
