@@ -1,0 +1,138 @@
+"""`clinisight-trace invoke` as a user runs it: a fresh process per run, real files out."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+from tests.canaries import leaked
+from tests.examples import EVENTS_DIR
+
+REPO_ROOT = EVENTS_DIR.parent.parent
+SPAN_KEYS = {"trace_id", "span_id", "parent_span_id", "name", "kind", "start_time_unix_nano",
+             "end_time_unix_nano", "attributes", "events", "status", "resource"}
+
+
+# The session's local run exports these into this process's environment; a user's shell
+# would not have them, and SENTRY_DSN would send the child's events to this session's sink.
+ENV_PREFIXES = ("SENTRY_", "JIRA_", "OTEL_", "CLINISIGHT_", "AWS_", "TASKSMITH_", "STATE_TABLE")
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    env = {name: value for name, value in os.environ.items() if not name.startswith(ENV_PREFIXES)}
+    return subprocess.run(
+        [sys.executable, "-m", "handlers.local.cli", *args],
+        cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=120, check=False,
+    )
+
+
+@pytest.fixture
+def otlp_receiver() -> Iterator[tuple[str, list[ExportTraceServiceRequest]]]:
+    """An OTLP/HTTP protobuf receiver on 127.0.0.1 that keeps every export request."""
+    received: list[ExportTraceServiceRequest] = []
+
+    class Receiver(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 - name fixed by BaseHTTPRequestHandler
+            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            request = ExportTraceServiceRequest()
+            request.ParseFromString(body)
+            received.append(request)
+            self.send_response(200)
+            self.send_header("Content-Type", "application/x-protobuf")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - signature fixed
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}", received
+    server.shutdown()
+    server.server_close()
+
+
+def test_epic_example_prints_one_tree_over_both_functions(tmp_path: Path) -> None:
+    result = run_cli("invoke", "orchestrator", "examples/events/epic_created_direct.json", "--out", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert sum(1 for line in lines if line.startswith("Trace ")) == 1
+    assert "services: clinisight-orchestrator, clinisight-tasksmith" in lines[0]
+    assert any("clinisight-tasksmith  SERVER" in line for line in lines)
+    assert any("DynamoDB.PutItem  CLIENT" in line for line in lines)
+    assert "Sentry: 2 transactions, 0 warnings, 0 errors" in result.stdout
+
+    spans = [json.loads(line) for line in (tmp_path / "spans.jsonl").read_text().splitlines()]
+    assert len(spans) == 12
+    assert all(set(span) == SPAN_KEYS for span in spans)
+    assert {span["kind"] for span in spans} == {"SERVER", "CLIENT", "INTERNAL"}
+    items = [json.loads(line) for line in (tmp_path / "sentry.jsonl").read_text().splitlines()]
+    assert [item["item_headers"]["type"] for item in items] == ["transaction", "transaction"]
+
+
+def test_phi_example_flags_slow_calls_and_leaks_nothing(tmp_path: Path) -> None:
+    result = run_cli("invoke", "orchestrator", "examples/events/epic_created_with_fake_phi.json",
+                     "--out", str(tmp_path), "--dynamodb-latency-ms", "120")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.count("[SLOW DynamoDB > 100 ms]") == 3
+    assert "3 warnings" in result.stdout
+    for output in (result.stdout, result.stderr, (tmp_path / "spans.jsonl").read_text(),
+                   (tmp_path / "sentry.jsonl").read_text()):
+        assert leaked(output) == []
+
+
+def test_otlp_endpoint_receives_redacted_spans(
+    tmp_path: Path, otlp_receiver: tuple[str, list[ExportTraceServiceRequest]]
+) -> None:
+    endpoint, received = otlp_receiver
+    result = run_cli("invoke", "orchestrator", "examples/events/epic_created_with_fake_phi.json",
+                     "--otlp-endpoint", endpoint)
+    assert result.returncode == 0, result.stderr
+    names = [span.name for request in received for resource_spans in request.resource_spans
+             for scope_spans in resource_spans.scope_spans for span in scope_spans.spans]
+    assert sorted(names) == sorted([
+        "clinisight-orchestrator", "orchestrator.route", "Lambda.Invoke", "clinisight-tasksmith",
+        "DynamoDB.GetItem", "DynamoDB.PutItem", "DynamoDB.PutItem", "tasksmith.decompose_epic",
+        "GET", "POST", "POST", "POST",
+    ])
+    for request in received:
+        assert leaked(request.SerializeToString().decode("utf-8", "replace")) == []
+
+
+def test_invalid_example_exits_zero_with_400(tmp_path: Path) -> None:
+    result = run_cli("invoke", "orchestrator", "examples/events/invalid_issue_key_number.json")
+    assert result.returncode == 0, result.stderr
+    assert '"statusCode": 400' in result.stdout
+    assert "field 'issue.key' must be a string, not a number" in result.stdout
+    assert "1 warnings" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [(None, "event file not found"), ("{not json", "is not valid JSON (line 1, column 2)")],
+)
+def test_bad_event_file_clear_error(tmp_path: Path, content: str | None, message: str) -> None:
+    event_file = tmp_path / "event.json"
+    if content is not None:
+        event_file.write_text(content)
+    result = run_cli("invoke", "orchestrator", str(event_file))
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_negative_latency_rejected() -> None:
+    result = run_cli("invoke", "orchestrator", "examples/events/epic_created_direct.json",
+                     "--dynamodb-latency-ms", "-1")
+    assert result.returncode == 2
+    assert "expected a number of milliseconds, 0 or more" in result.stderr
