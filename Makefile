@@ -19,6 +19,7 @@ demo: setup
 	$(BIN)/clinisight-trace invoke orchestrator $(EVENT) --out out/demo
 
 test: setup
+	$(BIN)/ruff check telemetry handlers tests
 	$(BIN)/python -m pytest
 
 clean:

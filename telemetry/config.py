@@ -12,7 +12,7 @@ value logs a warning that names the variable (never its value) and falls back to
 | `OTEL_SERVICE_NAME` | `service.name` resource attribute | `clinisight-<function>` |
 | `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` | full OTLP/HTTP traces URL | unset |
 | `OTEL_EXPORTER_OTLP_ENDPOINT` | OTLP/HTTP base URL; `/v1/traces` is appended | unset: no OTLP export |
-| `OTEL_EXPORTER_OTLP_TRACES_TIMEOUT`, then `OTEL_EXPORTER_OTLP_TIMEOUT` | OTLP export timeout, in s | the flush budget |
+| `OTEL_EXPORTER_OTLP_TRACES_TIMEOUT`, then `..._OTLP_TIMEOUT` | export timeout, in s | the flush budget |
 | `AWS_REGION`, then `AWS_DEFAULT_REGION` | `cloud.region` | `us-east-1` |
 | `AWS_LAMBDA_FUNCTION_NAME` | `faas.name` | the service name |
 | `CLINISIGHT_SLOW_DYNAMODB_MS` | a DynamoDB call strictly longer than this is slow, in ms | `100` |

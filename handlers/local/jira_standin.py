@@ -10,17 +10,16 @@ from __future__ import annotations
 import base64
 import copy
 import json
-import logging
 import re
 import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-logger = logging.getLogger(__name__)
+from handlers.local.loopback import JsonHandler, LoopbackServer
 
 LOCAL_EMAIL = "agent@example.com"
 LOCAL_TOKEN = "local-jira-token"  # noqa: S105 - a fixed credential for the local stand-in only
@@ -47,7 +46,7 @@ class RecordedRequest:
     body: Any
 
 
-class JiraStandIn:
+class JiraStandIn(LoopbackServer):
     """An in-memory Jira on 127.0.0.1; use as a context manager."""
 
     def __init__(self, *, email: str = LOCAL_EMAIL, api_token: str = LOCAL_TOKEN, port: int = 0) -> None:
@@ -58,28 +57,11 @@ class JiraStandIn:
         self._next_id = 10000
         self._failures: list[Failure] = []
         self.requests: list[RecordedRequest] = []
-        self._server = ThreadingHTTPServer(("127.0.0.1", port), _handler_class(self))
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, name="jira-standin", daemon=True)
+        super().__init__(_handler_class(self), port=port, name="jira-standin")
 
     @property
     def base_url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def start(self) -> JiraStandIn:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-
-    def __enter__(self) -> JiraStandIn:
-        return self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
+        return f"http://{self.address}"
 
     def reset(self) -> None:
         """Forget every issue, queued failure and recorded request."""
@@ -176,7 +158,7 @@ class JiraStandIn:
 
 
 def _handler_class(jira: JiraStandIn) -> type[BaseHTTPRequestHandler]:
-    class JiraHandler(BaseHTTPRequestHandler):
+    class JiraHandler(JsonHandler):
         def do_GET(self) -> None:  # noqa: N802 - name fixed by BaseHTTPRequestHandler
             self._serve("GET")
 
@@ -186,10 +168,10 @@ def _handler_class(jira: JiraStandIn) -> type[BaseHTTPRequestHandler]:
         def _serve(self, method: str) -> None:
             path = urlsplit(self.path).path
             body: Any = None
-            length = int(self.headers.get("Content-Length") or 0)
-            if length:
+            raw = self.read_body()
+            if raw:
                 try:
-                    body = json.loads(self.rfile.read(length))
+                    body = json.loads(raw)
                 except json.JSONDecodeError:
                     self._reply(400, {"errorMessages": ["Request body is not valid JSON."], "errors": {}})
                     return
@@ -214,14 +196,6 @@ def _handler_class(jira: JiraStandIn) -> type[BaseHTTPRequestHandler]:
                 self._reply(404, {"errorMessages": ["No such endpoint in the Jira stand-in."], "errors": {}})
 
         def _reply(self, status: int, body: dict[str, Any]) -> None:
-            data = json.dumps(body).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json;charset=UTF-8")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - signature fixed
-            logger.debug("jira stand-in: " + format, *args)
+            self.reply(status, body, content_type="application/json;charset=UTF-8")
 
     return JiraHandler

@@ -13,8 +13,10 @@ import logging
 import threading
 import zlib
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from handlers.local.loopback import JsonHandler, LoopbackServer
 
 logger = logging.getLogger(__name__)
 
@@ -72,34 +74,17 @@ def parse_envelope(raw: bytes) -> Envelope:
     return Envelope(raw, headers, items)
 
 
-class SentrySink:
+class SentrySink(LoopbackServer):
     """Receive Sentry envelopes over HTTP on 127.0.0.1; use as a context manager."""
 
     def __init__(self, port: int = 0) -> None:
         self._lock = threading.Lock()
         self._envelopes: list[Envelope] = []
-        self._server = ThreadingHTTPServer(("127.0.0.1", port), _handler_class(self))
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, name="sentry-sink", daemon=True)
+        super().__init__(_handler_class(self), port=port, name="sentry-sink")
 
     @property
     def dsn(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{PUBLIC_KEY}@{host}:{port}/{PROJECT_ID}"
-
-    def start(self) -> SentrySink:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-
-    def __enter__(self) -> SentrySink:
-        return self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
+        return f"http://{PUBLIC_KEY}@{self.address}/{PROJECT_ID}"
 
     def envelopes(self) -> list[Envelope]:
         with self._lock:
@@ -121,32 +106,20 @@ class SentrySink:
 
 
 def _handler_class(sink: SentrySink) -> type[BaseHTTPRequestHandler]:
-    class EnvelopeHandler(BaseHTTPRequestHandler):
+    class EnvelopeHandler(JsonHandler):
         def do_POST(self) -> None:  # noqa: N802 - name fixed by BaseHTTPRequestHandler
             if not self.path.split("?", 1)[0].rstrip("/").endswith("/envelope"):
-                self._reply(404, {"detail": "only envelope endpoints are served"})
+                self.reply(404, {"detail": "only envelope endpoints are served"})
                 return
-            length = int(self.headers.get("Content-Length") or 0)
-            body = self.rfile.read(length)
+            body = self.read_body()
             try:
                 raw = _decompress(body, self.headers.get("Content-Encoding", ""))
                 envelope = parse_envelope(raw)
             except (OSError, zlib.error, EnvelopeFormatError, ValueError) as exc:
-                self._reply(400, {"detail": f"invalid envelope: {type(exc).__name__}"})
+                self.reply(400, {"detail": f"invalid envelope: {type(exc).__name__}"})
                 return
             sink._store(envelope)
-            self._reply(200, {"id": envelope.headers.get("event_id")})
-
-        def _reply(self, status: int, body: dict[str, Any]) -> None:
-            data = json.dumps(body).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - signature fixed
-            logger.debug("sentry sink: " + format, *args)
+            self.reply(200, {"id": envelope.headers.get("event_id")})
 
     return EnvelopeHandler
 

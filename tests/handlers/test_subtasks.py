@@ -57,7 +57,9 @@ def test_bundled_epic_description() -> None:
 
 
 def test_plain_text_marker_paragraph() -> None:
-    description = "Context line\n- ignored\nAcceptance criteria:\n- Alpha\n* Beta\n1. Gamma\n  - nested\n# Notes\n- Delta"
+    description = (
+        "Context line\n- ignored\nAcceptance criteria:\n- Alpha\n* Beta\n1. Gamma\n  - nested\n# Notes\n- Delta"
+    )
     assert derive_subtasks(description) == ["Alpha", "Beta", "Gamma"]
 
 
