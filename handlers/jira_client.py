@@ -43,7 +43,7 @@ class JiraError(RuntimeError):
 
 @dataclass(frozen=True, kw_only=True)
 class JiraConfig:
-    """Where Jira is and how to authenticate. The token is excluded from `repr`."""
+    """Jira connection settings. The API token is excluded from `repr`."""
 
     base_url: str
     email: str

@@ -47,7 +47,7 @@ LAMBDA_CLIENT_CONFIG = Config(connect_timeout=2, read_timeout=5, retries={"max_a
 
 @dataclass(frozen=True)
 class Outcome:
-    """What happened to one delivery."""
+    """The outcome of one delivery."""
 
     kind: str  # routed, ignored, rejected or failed
     detail: dict[str, Any]
@@ -90,7 +90,7 @@ def handle_delivery(delivery: Delivery) -> Outcome:
         return Outcome("rejected", {"field": error.field, "message": str(error)}, delivery.record_id)
 
     webhook = delivery.webhook
-    assert webhook is not None  # a Delivery holds either a webhook or an error
+    assert webhook is not None  # a Delivery contains either a webhook or an error
     agent = route_for(webhook)
     if agent is None:
         logger.info("Ignored Jira event %s for %s: no agent handles it", webhook.event_type, webhook.issue_key)

@@ -27,7 +27,7 @@ CLIENT_CONFIG = Config(
 
 @dataclass(frozen=True, kw_only=True)
 class AgentState:
-    """What an agent recorded about one entity."""
+    """An agent's record of one entity."""
 
     agent_name: str
     entity_id: str

@@ -1,8 +1,11 @@
 """Parsing Jira webhook deliveries in every envelope the orchestrator accepts.
 
-A webhook reaches the orchestrator directly (the Lambda event is the webhook body), through
-API Gateway (REST v1 or HTTP v2 proxy events, JSON body, possibly base64-encoded), through
-EventBridge (`detail`), or as an SQS batch whose record bodies are webhook bodies.
+A webhook reaches the orchestrator in one of four envelopes:
+- directly, where the Lambda event is the webhook body;
+- through API Gateway, as a REST v1 or HTTP v2 proxy event with a JSON body, possibly
+  base64-encoded;
+- through EventBridge, in `detail`;
+- as an SQS batch whose record bodies are webhook bodies.
 
 Parsing keeps only routing facts: the event type, the issue key, the project key and the issue
 type. Errors name the field and the problem, never the value, because values can be PHI.

@@ -1,7 +1,7 @@
 """End-of-invocation flushing within a time budget.
 
 `BatchSpanProcessor.force_flush` ignores its timeout argument (opentelemetry-sdk 1.45), and
-an OTLP export to a collector that accepts and never answers blocks for the exporter's own
+an OTLP export to a collector that accepts and never responds blocks for the exporter's own
 timeout. So each flush runs in a daemon thread and the invocation waits at most the budget.
 A flush still running at the next invocation is not started twice.
 """

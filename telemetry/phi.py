@@ -24,6 +24,8 @@ from functools import lru_cache
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlsplit, urlunsplit
 
+from telemetry.attributes import PREFIX as PROJECT_PREFIX
+
 PLACEHOLDER = "[REDACTED]"
 
 
@@ -54,7 +56,7 @@ SAFE_KEYS = frozenset(
     }
 )
 SAFE_PREFIXES = (
-    "clinisight.",
+    PROJECT_PREFIX,
     "faas.",
     "cloud.",
     "rpc.",

@@ -5,8 +5,8 @@ and the exporters' processors sit behind it as its downstream, so they only ever
 redacted span.
 
 Contract: the SDK calls `on_start` and `on_end` on the thread that starts or ends the span.
-Both run synchronously and never raise into the caller: every step, including each downstream
-processor, runs inside `guarded`.
+Both run synchronously. Every step, including each downstream processor, runs inside
+`guarded`, so no fault reaches the caller (tests set `GuardPolicy.reraise` to see faults).
 """
 
 from __future__ import annotations

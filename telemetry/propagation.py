@@ -2,7 +2,7 @@
 
 The requests instrumentation injects `traceparent`, `sentry-trace` and `baggage` into every
 call after its request hook has run, and Sentry's baggage carries the project's public key and
-the transaction name. A transport adapter is the last place that sees the request before it is
+the transaction name. A transport adapter is the last code to handle the request before it is
 sent, so it removes those headers for any other host.
 """
 

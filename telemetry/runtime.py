@@ -164,9 +164,3 @@ def _instrument(router: RoutingTracerProvider) -> None:
         BotocoreInstrumentor().instrument(tracer_provider=router)
     if not RequestsInstrumentor().is_instrumented_by_opentelemetry:
         RequestsInstrumentor().instrument(tracer_provider=router)
-
-
-def registered_functions() -> dict[str, Telemetry]:
-    """Return the functions set up in this process, by name."""
-    with _process.lock:
-        return dict(_process.functions)

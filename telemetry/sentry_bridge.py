@@ -188,8 +188,8 @@ def _scrub_breadcrumb(crumb: dict[str, Any]) -> dict[str, Any]:
 
 
 def _scrub_span(span: dict[str, Any]) -> dict[str, Any]:
-    """Scrub a span inside a transaction: its description is the span name, already redacted
-    at span start, and its data holds the OTel attributes."""
+    """Scrub a span inside a transaction. Its description is the span name, already redacted
+    at span start, and its data contains the OpenTelemetry attributes."""
     for key in ("description", "op"):
         if isinstance(span.get(key), str):
             span[key] = redact_text(span[key])

@@ -1,9 +1,9 @@
 """Run the handlers in one process as Lambda would run them, against local stand-ins.
 
-Lambda runs the orchestrator and TaskSmith in separate environments. The runner keeps them
-apart the same way: an async invocation is delivered only after the orchestrator's invocation
+Lambda runs the orchestrator and TaskSmith in separate environments, and the runner keeps them
+apart the same way. An async invocation is delivered only after the orchestrator's invocation
 has ended, from an empty OpenTelemetry context, so TaskSmith continues the trace only from the
-`headers` in its payload; and each function flushes at the end of its own invocation.
+`headers` in its payload. Each function flushes at the end of its own invocation.
 """
 
 from __future__ import annotations
@@ -39,7 +39,6 @@ DEFAULT_TIMEOUT_S = 30.0
 
 # One exporter per process: handler modules are imported, and so set up, once per process.
 _captured_spans = InMemorySpanExporter()
-_attached: set[str] = set()
 _started = False
 
 
@@ -115,7 +114,7 @@ class LocalRun:
         })
         self.aws.__enter__()
         for function_name in FUNCTIONS:
-            _attach_capture(function_name, self._module(function_name))
+            self._module(function_name).telemetry.add_span_processor(SimpleSpanProcessor(_captured_spans))
         return self
 
     def __exit__(self, *exc_info: object) -> None:
@@ -188,10 +187,3 @@ class LocalRun:
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
-
-
-def _attach_capture(function_name: str, module: ModuleType) -> None:
-    if function_name in _attached:
-        return
-    module.telemetry.add_span_processor(SimpleSpanProcessor(_captured_spans))
-    _attached.add(function_name)
