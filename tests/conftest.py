@@ -1,6 +1,9 @@
-"""Shared fixtures. One local run serves the whole session, as handler modules set up their
-telemetry once per process at import; it starts before collection so that no test module
-can initialise sentry-sdk without the local sink's DSN first."""
+"""Shared fixtures.
+
+One local run serves the whole session, because handler modules set up their telemetry once
+per process at import. It starts before collection, so no test module can initialise
+sentry-sdk before the local sink's DSN is in the environment.
+"""
 
 from __future__ import annotations
 

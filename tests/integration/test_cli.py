@@ -22,8 +22,8 @@ SPAN_KEYS = {"trace_id", "span_id", "parent_span_id", "name", "kind", "start_tim
              "end_time_unix_nano", "attributes", "events", "status", "resource"}
 
 
-# The session's local run exports these into this process's environment; a user's shell
-# would not have them, and SENTRY_DSN would send the child's events to this session's sink.
+# The session's local run exports these into this process's environment. A user's shell has
+# none of them, and SENTRY_DSN would send the child's events to this session's sink.
 ENV_PREFIXES = ("SENTRY_", "JIRA_", "OTEL_", "CLINISIGHT_", "AWS_", "TASKSMITH_", "STATE_TABLE")
 
 

@@ -16,7 +16,7 @@ from telemetry.runtime import build_telemetry
 
 @pytest.fixture
 def silent_server() -> Iterator[str]:
-    """A TCP server on 127.0.0.1 that accepts connections and never answers."""
+    """A TCP server on 127.0.0.1 that accepts connections and never responds."""
     server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     server.bind(("127.0.0.1", 0))
     server.listen(16)

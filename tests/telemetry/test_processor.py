@@ -24,7 +24,7 @@ DYNAMODB_ATTRIBUTES = {
 
 
 class NameAtStart(SpanProcessor):
-    """Record the span name each downstream processor sees at start, as Sentry's does."""
+    """Record the span name that a downstream processor receives at start, as Sentry's reads it."""
 
     def __init__(self) -> None:
         self.names: list[str] = []
