@@ -97,6 +97,8 @@ def decompose_epic(request: EpicRequest, *, jira: JiraClient, store: StateStore)
         return {"status": "already_completed", "issue_key": request.issue_key,
                 "subtasks": list(previous.subtask_keys)}
 
+    # NOTE: a retry after a failed attempt creates every subtask again, including those the
+    # failed attempt created; only a completed epic is skipped.
     attempts = (previous.attempts if previous else 0) + 1
     store.put(AgentState(agent_name=AGENT_NAME, entity_id=request.issue_key, status="in_progress",
                          attempts=attempts))

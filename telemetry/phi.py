@@ -153,6 +153,8 @@ def _squash(segment: str) -> str:
 
 def redact_text(text: str) -> str:
     """Replace every PHI pattern in `text`, and scrub URL credentials and query values."""
+    # NOTE: patterns match the text as given. Full-width digits, zero-width characters and
+    # URL-encoded identifiers are not normalised first, so those disguises pass.
     if not _MAY_CONTAIN_PHI.search(text):
         return text
     redacted = _URL.sub(_scrub_url_match, text)
