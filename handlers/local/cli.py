@@ -106,7 +106,7 @@ def _invoke(args: argparse.Namespace, event: Any) -> int:
         else:
             print(f"{result.function_name}: returned {json.dumps(result.response, default=str)}")
     print()
-    _print_summary(spans, envelopes, sentry_dsn, report)
+    print(report.render_summary(spans, envelopes))
 
     if args.out is not None:
         span_count = report.write_jsonl(args.out / "spans.jsonl", (report.span_to_dict(s) for s in spans))
@@ -115,18 +115,6 @@ def _invoke(args: argparse.Namespace, event: Any) -> int:
             item_count = report.write_jsonl(args.out / "sentry.jsonl", report.envelope_item_records(envelopes))
             print(f"Wrote {item_count} Sentry envelope items to {args.out / 'sentry.jsonl'}")
     return EXIT_HANDLER_ERROR if any(r.error is not None for r in results) else EXIT_OK
-
-
-def _print_summary(spans: list[Any], envelopes: list[Any] | None, sentry_dsn: str | None, report: Any) -> None:
-    traces = {s.context.trace_id for s in spans if s.context}
-    flagged = sum(1 for s in spans if report.span_flags(s))
-    print(f"Spans: {len(spans)} in {len(traces)} trace(s); {flagged} flagged")
-    if envelopes is None:
-        print("Sentry: events were sent to the DSN given; the local sink did not count them")
-        return
-    counts = report.sentry_counts(envelopes)
-    print(f"Sentry: {counts['transactions']} transactions, {counts['warnings']} warnings, "
-          f"{counts['errors']} errors ({len(envelopes)} envelopes received by the local sink)")
 
 
 if __name__ == "__main__":

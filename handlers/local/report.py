@@ -69,7 +69,7 @@ def render_trees(spans: Sequence[ReadableSpan]) -> str:
     lines: list[str] = []
     for trace_id, trace_spans in by_trace.items():
         services = sorted({str(s.resource.attributes.get("service.name")) for s in trace_spans})
-        lines.append(f"Trace {format_trace_id(trace_id)}  ({len(trace_spans)} spans; "
+        lines.append(f"Trace {format_trace_id(trace_id)}  ({count_of(len(trace_spans), 'span')}; "
                      f"services: {', '.join(services)})")
         ids = {s.context.span_id for s in trace_spans if s.context}
         children: dict[int | None, list[ReadableSpan]] = defaultdict(list)
@@ -111,6 +111,27 @@ def span_flags(span: ReadableSpan) -> list[str]:
     return flags
 
 
+def render_summary(spans: Sequence[ReadableSpan], envelopes: Sequence[Envelope] | None) -> str:
+    """Summarise spans, traces and flags, and the Sentry items that the local sink received.
+
+    `envelopes` is None when events went to another DSN, where they cannot be counted.
+    """
+    traces = {s.context.trace_id for s in spans if s.context}
+    flagged = sum(1 for s in spans if span_flags(s))
+    lines = [f"Spans: {count_of(len(spans), 'span')} in {count_of(len(traces), 'trace')}; {flagged} flagged"]
+    if envelopes is None:
+        lines.append("Sentry: events were sent to the DSN given; the local sink did not count them")
+        return "\n".join(lines)
+    counts = sentry_counts(envelopes)
+    sentry_items = ", ".join([
+        count_of(counts["transactions"], "transaction"),
+        count_of(counts["warnings"], "warning"),
+        count_of(counts["errors"], "error"),
+    ])
+    lines.append(f"Sentry: {sentry_items} ({count_of(len(envelopes), 'envelope')} received by the local sink)")
+    return "\n".join(lines)
+
+
 def sentry_counts(envelopes: Sequence[Envelope]) -> dict[str, int]:
     """Count transactions, warnings and errors among the envelopes' items."""
     counts = {"transactions": 0, "warnings": 0, "errors": 0, "other": 0}
@@ -133,6 +154,11 @@ def sentry_counts(envelopes: Sequence[Envelope]) -> dict[str, int]:
 
 def _event_level(payload: Any) -> str:
     return str(payload.get("level", "error")) if isinstance(payload, dict) else "error"
+
+
+def count_of(number: int, noun: str) -> str:
+    """Return `number` with `noun`, adding a plural s unless the number is 1."""
+    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
 
 
 def _json_ready(value: Any) -> Any:

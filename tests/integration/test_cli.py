@@ -70,7 +70,8 @@ def test_epic_example_prints_one_tree_over_both_functions(tmp_path: Path) -> Non
     assert "services: clinisight-orchestrator, clinisight-tasksmith" in lines[0]
     assert any("clinisight-tasksmith  SERVER" in line for line in lines)
     assert any("DynamoDB.PutItem  CLIENT" in line for line in lines)
-    assert "Sentry: 2 transactions, 0 warnings, 0 errors" in result.stdout
+    assert "Sentry: 2 transactions, 0 warnings, 0 errors (2 envelopes received" in result.stdout
+    assert "Spans: 12 spans in 1 trace; 0 flagged" in result.stdout
 
     spans = [json.loads(line) for line in (tmp_path / "spans.jsonl").read_text().splitlines()]
     assert len(spans) == 12
@@ -109,12 +110,19 @@ def test_otlp_endpoint_receives_redacted_spans(
         assert leaked(request.SerializeToString().decode("utf-8", "replace")) == []
 
 
+def test_eventbridge_example_routes_epic() -> None:
+    result = run_cli("invoke", "orchestrator", "examples/events/epic_created_eventbridge.json")
+    assert result.returncode == 0, result.stderr
+    assert '"routed": [{"agent": "tasksmith", "issue_key": "CLIN-42"}]' in result.stdout
+    assert "clinisight-tasksmith: returned" in result.stdout
+
+
 def test_invalid_example_exits_zero_with_400(tmp_path: Path) -> None:
     result = run_cli("invoke", "orchestrator", "examples/events/invalid_issue_key_number.json")
     assert result.returncode == 0, result.stderr
     assert '"statusCode": 400' in result.stdout
     assert "field 'issue.key' must be a string, not a number" in result.stdout
-    assert "1 warnings" in result.stdout
+    assert "1 warning," in result.stdout
 
 
 @pytest.mark.parametrize(

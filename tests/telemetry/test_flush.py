@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import socket
 import threading
 import time
@@ -12,6 +13,17 @@ import pytest
 from telemetry.config import Settings
 from telemetry.flush import BudgetedFlusher, flush_budget_s
 from telemetry.runtime import build_telemetry
+
+
+@pytest.fixture(autouse=True)
+def quiet_otlp_exporter() -> None:
+    """Silence the OTLP exporter's retry messages for the dead collectors started here.
+
+    Its batch thread keeps retrying after the test and logs at interpreter exit, so the level
+    is not restored.
+    """
+    logging.getLogger("opentelemetry.exporter.otlp.proto.http").setLevel(logging.CRITICAL)
+    logging.getLogger("opentelemetry.sdk._shared_internal").setLevel(logging.CRITICAL)
 
 
 @pytest.fixture
