@@ -15,6 +15,7 @@ from urllib.parse import quote
 import requests
 
 from telemetry import restrict_trace_propagation
+from telemetry.phi import PhiSafeError
 
 DEFAULT_TIMEOUT_S = 10.0
 CONNECT_TIMEOUT_S = 3.05
@@ -23,11 +24,11 @@ DEFAULT_SUBTASK_ISSUE_TYPE = "Subtask"
 EPIC_FIELDS = "summary,description,project,issuetype"
 
 
-class JiraConfigError(RuntimeError):
+class JiraConfigError(PhiSafeError, RuntimeError):
     """A required Jira setting is missing or invalid."""
 
 
-class JiraError(RuntimeError):
+class JiraError(PhiSafeError, RuntimeError):
     """A Jira call failed. The message names the operation and status, never content."""
 
     def __init__(self, operation: str, *, status: int | None = None, reason: str | None = None,

@@ -21,11 +21,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from telemetry.phi import PhiSafeError
+
 ISSUE_KEY = re.compile(r"^[A-Z][A-Z0-9_]{0,254}-[1-9][0-9]{0,17}$")
 PROJECT_KEY = re.compile(r"^[A-Z][A-Z0-9_]{0,254}$")
 
 
-class InvalidEventError(ValueError):
+class InvalidEventError(PhiSafeError, ValueError):
     """A delivery that cannot be routed. The message names the field, never its value."""
 
     def __init__(self, field: str, problem: str) -> None:

@@ -15,13 +15,14 @@ from __future__ import annotations
 
 from telemetry.config import Settings
 from telemetry.lambda_wrapper import annotate_invocation, invocation_span
-from telemetry.phi import PLACEHOLDER, redact_text
+from telemetry.phi import PLACEHOLDER, PhiSafeError, redact_text
 from telemetry.propagation import restrict_trace_propagation
 from telemetry.runtime import Telemetry, setup_telemetry
 from telemetry.sentry_bridge import capture_exception, capture_warning
 
 __all__ = [
     "PLACEHOLDER",
+    "PhiSafeError",
     "Settings",
     "Telemetry",
     "annotate_invocation",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 from telemetry.guard import guarded
-from telemetry.phi import PLACEHOLDER, redact_text
+from telemetry.phi import PLACEHOLDER, redact_text, redact_traceback
 
 
 class RedactingFilter(logging.Filter):
@@ -22,7 +22,7 @@ class RedactingFilter(logging.Filter):
             if record.exc_info and not record.exc_text:
                 record.exc_text = logging.Formatter().formatException(record.exc_info)
             if record.exc_text:
-                record.exc_text = redact_text(record.exc_text)
+                record.exc_text = redact_traceback(record.exc_text)
         record.msg = message
         record.args = None
         return True

@@ -21,7 +21,12 @@ from opentelemetry.trace import Link, Status
 
 from telemetry import attributes as attrs
 from telemetry.guard import guarded
-from telemetry.phi import redact_attributes, redact_text
+from telemetry.phi import (
+    redact_attributes,
+    redact_exception_attributes,
+    redact_status_description,
+    redact_text,
+)
 
 NS_PER_MS = 1_000_000
 
@@ -156,7 +161,12 @@ def _redact_events(events: Sequence[Event]) -> list[Event] | None:
     redacted: list[Event] = []
     for event in events:
         name = redact_text(event.name)
-        event_attributes = redact_attributes(event.attributes)
+        if event.name == "exception" and event.attributes:
+            event_attributes: dict[str, Any] | None = redact_exception_attributes(dict(event.attributes))
+            if event_attributes == dict(event.attributes):
+                event_attributes = None
+        else:
+            event_attributes = redact_attributes(event.attributes)
         if name == event.name and event_attributes is None:
             redacted.append(event)
             continue
@@ -187,7 +197,7 @@ def _redact_links(links: Sequence[Link]) -> list[Link] | None:
 def _redact_status(status: Status) -> Status | None:
     if not status.description:
         return None
-    description = redact_text(status.description)
+    description = redact_status_description(status.description)
     if description == status.description:
         return None
     return Status(status.status_code, description)

@@ -7,6 +7,7 @@ A later move to another bridge touches this module alone.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -24,7 +25,13 @@ from sentry_sdk.integrations.opentelemetry import SentryPropagator, SentrySpanPr
 
 from telemetry.config import Settings
 from telemetry.guard import guarded
-from telemetry.phi import PLACEHOLDER, redact_text, scrub_mapping, scrub_value
+from telemetry.phi import (
+    PLACEHOLDER,
+    redact_exception_message,
+    redact_text,
+    scrub_mapping,
+    scrub_value,
+)
 from telemetry.processor import SlowCall
 
 logger = logging.getLogger(__name__)
@@ -37,6 +44,14 @@ _METADATA_FIELDS = frozenset(
         "fingerprint", "transaction_info", "measurements", "_meta",
     }
 )
+# Sentry rejects events over 1 MB decompressed or 200 KB compressed
+# (https://docs.sentry.io/concepts/data-management/size-limits). The budget leaves headroom
+# for the envelope headers and for JSON that compresses worse than usual.
+MAX_EVENT_BYTES = 800_000
+# Reductions applied in order until an event fits the budget.
+_KEPT_BREADCRUMBS = 20
+_KEPT_FRAMES = 30
+
 # Context sections that describe the runtime, not the request.
 _METADATA_CONTEXTS = frozenset({"runtime", "os", "device", "app", "cloud_resource"})
 
@@ -125,7 +140,7 @@ def flush(timeout_s: float) -> None:
 def _before_send(event: dict[str, Any], hint: Any) -> dict[str, Any] | None:
     scrubbed: dict[str, Any] | None = None
     with guarded("scrub Sentry event"):
-        scrubbed = scrub_event(event)
+        scrubbed = limit_event_size(scrub_event(event))
     # When scrubbing fails the event is dropped: an unscrubbed event must never be sent.
     return scrubbed
 
@@ -161,10 +176,52 @@ def scrub_event(event: dict[str, Any]) -> dict[str, Any]:
     return event
 
 
+def limit_event_size(event: dict[str, Any], max_bytes: int = MAX_EVENT_BYTES) -> dict[str, Any]:
+    """Shrink an event until its JSON fits `max_bytes`, dropping the least useful parts first.
+
+    The order: older breadcrumbs, outer stack frames, then spans, extra, request data and
+    non-trace contexts. Exception types and the trace context are kept.
+    """
+    reductions = (
+        lambda: _keep_last_breadcrumbs(event, _KEPT_BREADCRUMBS),
+        lambda: _keep_inner_frames(event, _KEPT_FRAMES),
+        lambda: event.pop("spans", None),
+        lambda: event.pop("extra", None),
+        lambda: event.pop("request", None),
+        lambda: event.pop("breadcrumbs", None),
+        lambda: event.update(contexts={"trace": (event.get("contexts") or {}).get("trace", {})}),
+    )
+    for reduce in reductions:
+        if _json_size(event) <= max_bytes:
+            return event
+        reduce()
+    return event
+
+
+def _json_size(event: dict[str, Any]) -> int:
+    return len(json.dumps(event, default=str).encode("utf-8"))
+
+
+def _keep_last_breadcrumbs(event: dict[str, Any], count: int) -> None:
+    breadcrumbs = event.get("breadcrumbs")
+    values = breadcrumbs.get("values") if isinstance(breadcrumbs, dict) else None
+    if isinstance(values, list):
+        breadcrumbs["values"] = values[-count:]
+
+
+def _keep_inner_frames(event: dict[str, Any], count: int) -> None:
+    for exception in (event.get("exception") or {}).get("values") or ():
+        frames = (exception.get("stacktrace") or {}).get("frames")
+        if isinstance(frames, list):
+            exception["stacktrace"]["frames"] = frames[-count:]
+
+
 def _scrub_exceptions(container: Mapping[str, Any]) -> None:
     for exception in container.get("values") or ():
         if exception.get("value") is not None:
-            exception["value"] = redact_text(str(exception["value"]))
+            module = exception.get("module")
+            type_name = f"{module}.{exception.get('type')}" if module else str(exception.get("type"))
+            exception["value"] = redact_exception_message(type_name, str(exception["value"]))
         stacktrace = exception.get("stacktrace") or {}
         for frame in stacktrace.get("frames") or ():
             frame.pop("vars", None)

@@ -9,7 +9,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import Link, SpanKind, Status, StatusCode
 
 from telemetry import attributes as attrs
-from telemetry.phi import PLACEHOLDER
+from telemetry.phi import PLACEHOLDER, PhiSafeError
 from telemetry.processor import SlowCall, TelemetrySpanProcessor
 
 THRESHOLD_MS = 100
@@ -72,7 +72,7 @@ def test_attributes_events_links_status_redacted() -> None:
         attributes={"patient_name": "Jane Roe", "custom.ref": "SSN 000-12-3456", "rpc.method": "GetItem"},
         links=[Link(linked.get_span_context(), {"email": "jane.roe@example.com"})],
     )
-    span.add_event("note", {"custom.detail": "call 555-010-1234"})
+    span.add_event("note", {"custom.context": "call 555-010-1234"})
     span.record_exception(ValueError("bad SSN 000-12-3456"))
     span.set_status(Status(StatusCode.ERROR, "ValueError: bad SSN 000-12-3456"))
     span.end()
@@ -82,11 +82,28 @@ def test_attributes_events_links_status_redacted() -> None:
     assert exported.attributes["custom.ref"] == f"SSN {PLACEHOLDER}"
     assert exported.attributes["rpc.method"] == "GetItem"
     assert exported.links[0].attributes["email"] == PLACEHOLDER
-    assert exported.events[0].attributes["custom.detail"] == f"call {PLACEHOLDER}"
-    assert exported.events[1].attributes["exception.message"] == f"bad SSN {PLACEHOLDER}"
+    assert exported.events[0].attributes["custom.context"] == f"call {PLACEHOLDER}"
+    # ValueError comes from outside the project, so its whole message is removed.
+    assert exported.events[1].attributes["exception.message"] == PLACEHOLDER
+    assert exported.events[1].attributes["exception.type"] == "ValueError"
     assert "000-12-3456" not in exported.events[1].attributes["exception.stacktrace"]
-    assert exported.status.description == f"ValueError: bad SSN {PLACEHOLDER}"
+    assert exported.events[1].attributes["exception.stacktrace"].endswith(f"ValueError: {PLACEHOLDER}")
+    assert exported.status.description == f"ValueError: {PLACEHOLDER}"
     assert exported.status.status_code is StatusCode.ERROR
+
+
+class LookupRejected(PhiSafeError):
+    """A project exception: its message is kept after the pattern scan."""
+
+
+def test_project_exception_message_kept() -> None:
+    provider, exporter, _, _ = pipeline()
+    span = provider.get_tracer("test").start_span("work")
+    span.record_exception(LookupRejected("field 'issue.key' rejected for CLIN-42, SSN 000-12-3456"))
+    span.end()
+    event = exporter.get_finished_spans()[0].events[0]
+    assert event.attributes["exception.message"] == f"field 'issue.key' rejected for CLIN-42, SSN {PLACEHOLDER}"
+    assert event.attributes["exception.type"].endswith("LookupRejected")
 
 
 def test_clean_span_passed_on_uncopied() -> None:

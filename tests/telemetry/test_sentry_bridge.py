@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
+
 import sentry_sdk
 
-from telemetry.phi import PLACEHOLDER
-from telemetry.sentry_bridge import scrub_event
+import handlers.jira_client  # noqa: F401 - defines JiraError, a project exception type
+from telemetry.phi import MAX_VALUE_CHARS, PLACEHOLDER, TRUNCATION_MARKER
+from telemetry.sentry_bridge import MAX_EVENT_BYTES, limit_event_size, scrub_event
 
 
 def sample_event() -> dict:
@@ -85,3 +88,38 @@ def test_sentry_options_keep_pii_out() -> None:
     assert options["before_send"] is not None
     assert options["before_send_transaction"] is not None
     assert options["before_breadcrumb"] is not None
+
+
+def test_oversized_event_shrunk_under_limit() -> None:
+    event = sample_event()
+    event["breadcrumbs"]["values"] = [{"category": "log", "message": "x" * 4000} for _ in range(400)]
+    event["spans"] = [{"description": "DynamoDB.GetItem", "op": "db", "data": {"rpc.method": "y" * 4000}}
+                      for _ in range(300)]
+    assert len(json.dumps(event).encode()) > MAX_EVENT_BYTES
+
+    shrunk = limit_event_size(scrub_event(event))
+    assert len(json.dumps(shrunk, default=str).encode()) <= MAX_EVENT_BYTES
+    assert shrunk["exception"]["values"][0]["type"] == "ValueError"
+    assert shrunk["contexts"]["trace"]["trace_id"] == "4bf92f3577b34da6a3ce929d0e0e4736"
+
+
+def test_long_values_truncated_with_marker() -> None:
+    event = scrub_event({"extra": {"custom.blob": "a" * 10_000}})
+    value = event["extra"]["custom.blob"]
+    assert len(value) == MAX_VALUE_CHARS
+    assert value.endswith(TRUNCATION_MARKER)
+
+
+def test_foreign_exception_message_removed_project_message_kept() -> None:
+    event = scrub_event({"exception": {"values": [
+        {"type": "ValidationException", "module": "botocore.errorfactory", "value": "key Jane Roe invalid"},
+        {"type": "ClientError", "module": "botocore.exceptions",
+         "value": "An error occurred (ValidationException) when calling the PutItem operation: Jane Roe"},
+        {"type": "JiraError", "module": "handlers.jira_client", "value": "Jira get issue failed: HTTP 404"},
+    ]}})
+    values = [v["value"] for v in event["exception"]["values"]]
+    assert values == [
+        PLACEHOLDER,
+        f"An error occurred (ValidationException) when calling the PutItem operation: {PLACEHOLDER}",
+        "Jira get issue failed: HTTP 404",
+    ]
