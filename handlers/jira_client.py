@@ -14,7 +14,6 @@ from urllib.parse import quote
 
 import requests
 
-from telemetry import restrict_trace_propagation
 from telemetry.phi import PhiSafeError
 
 DEFAULT_TIMEOUT_S = 10.0
@@ -81,17 +80,9 @@ class JiraConfig:
 class JiraClient:
     """Read issues and create subtasks through the Jira Cloud REST API v3."""
 
-    def __init__(
-        self,
-        config: JiraConfig,
-        *,
-        propagation_targets: tuple[str, ...] = (),
-        session: requests.Session | None = None,
-    ) -> None:
-        """`propagation_targets` are the hosts that may receive trace headers; Jira is
-        a third party, so by default it receives none."""
+    def __init__(self, config: JiraConfig, *, session: requests.Session | None = None) -> None:
         self._config = config
-        self._session = restrict_trace_propagation(session or requests.Session(), propagation_targets)
+        self._session = session or requests.Session()
         self._session.auth = (config.email, config.api_token)
         self._session.headers.update({"Accept": "application/json"})
 

@@ -45,7 +45,7 @@ class EpicRequest:
 @functools.cache
 def jira_client() -> JiraClient:
     """Return the process-wide Jira client, built from the environment on first use."""
-    return JiraClient(JiraConfig.from_env(), propagation_targets=telemetry.settings.propagation_targets)
+    return JiraClient(JiraConfig.from_env())
 
 
 @functools.cache

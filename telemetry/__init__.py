@@ -16,7 +16,6 @@ from __future__ import annotations
 from telemetry.config import Settings
 from telemetry.lambda_wrapper import annotate_invocation, invocation_span
 from telemetry.phi import PLACEHOLDER, PhiSafeError, redact_text
-from telemetry.propagation import restrict_trace_propagation
 from telemetry.runtime import Telemetry, setup_telemetry
 from telemetry.sentry_bridge import capture_exception, capture_warning
 
@@ -30,6 +29,5 @@ __all__ = [
     "capture_warning",
     "invocation_span",
     "redact_text",
-    "restrict_trace_propagation",
     "setup_telemetry",
 ]

@@ -33,6 +33,7 @@ from telemetry.phi import (
     scrub_value,
 )
 from telemetry.processor import SlowCall
+from telemetry.propagation import TargetedPropagator
 
 logger = logging.getLogger(__name__)
 
@@ -85,8 +86,9 @@ def init_sentry(settings: Settings) -> None:
         before_breadcrumb=_before_breadcrumb,
     )
     set_global_textmap(
-        CompositePropagator(
-            [TraceContextTextMapPropagator(), W3CBaggagePropagator(), SentryPropagator()]
+        TargetedPropagator(
+            CompositePropagator([TraceContextTextMapPropagator(), W3CBaggagePropagator(), SentryPropagator()]),
+            settings.propagation_targets,
         )
     )
 

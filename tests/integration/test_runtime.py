@@ -8,13 +8,15 @@ import boto3
 import requests
 from opentelemetry.instrumentation.botocore import BotocoreInstrumentor
 from opentelemetry.instrumentation.requests import RequestsInstrumentor
+from opentelemetry.propagate import get_global_textmap, set_global_textmap
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import StatusCode, format_trace_id
 
 from handlers.local.report import span_to_dict
 from handlers.local.runner import LocalContext, LocalRun
-from telemetry import Settings, restrict_trace_propagation, setup_telemetry
+from telemetry import Settings, setup_telemetry
+from telemetry.propagation import TRACE_HEADERS, TargetedPropagator
 from telemetry.runtime import build_telemetry
 from tests.canaries import leaked
 
@@ -119,17 +121,37 @@ def test_trace_headers_only_to_targets(local_run: LocalRun) -> None:
     url = f"{local_run.jira.base_url}/rest/api/3/issue/CLIN-1"
 
     @telemetry.lambda_handler
-    def call_jira(event: dict, context: object) -> int:
-        session = restrict_trace_propagation(requests.Session(), event["targets"])
-        return session.get(url, timeout=5).status_code
+    def call_jira(event: object, context: object) -> int:
+        return requests.get(url, timeout=5).status_code
 
-    call_jira({"targets": []}, LocalContext("clinisight-orchestrator"))
-    call_jira({"targets": ["127.0.0.1"]}, LocalContext("clinisight-orchestrator"))
+    default_propagator = get_global_textmap()
+    call_jira({}, LocalContext("clinisight-orchestrator"))
+    set_global_textmap(TargetedPropagator(default_propagator.inner, ["127.0.0.1"]))
+    try:
+        call_jira({}, LocalContext("clinisight-orchestrator"))
+    finally:
+        set_global_textmap(default_propagator)
+
     untargeted, targeted = local_run.jira.requests
-    assert "traceparent" not in untargeted.headers
-    assert "baggage" not in untargeted.headers
+    for header in TRACE_HEADERS:
+        assert header not in untargeted.headers
     assert targeted.headers["traceparent"].startswith("00-")
     assert "sentry-trace" in targeted.headers
+    assert "sentry-public_key=" in targeted.headers["baggage"]
+
+
+def test_lambda_payload_still_carries_trace(local_run: LocalRun) -> None:
+    from handlers.orchestrator import lambda_client, telemetry
+
+    @telemetry.lambda_handler
+    def invoke(event: object, context: object) -> None:
+        lambda_client().invoke(FunctionName="clinisight-tasksmith", InvocationType="Event", Payload=b"{}")
+
+    invoke({}, LocalContext("clinisight-orchestrator"))
+    (pending,) = local_run.aws.take_pending()
+    headers = pending.event()["headers"]
+    assert headers["traceparent"].startswith("00-")
+    assert "sentry-trace" in headers
 
 
 def test_flush_skipped_near_deadline(local_run: LocalRun) -> None:
