@@ -17,6 +17,7 @@ from typing import Any
 
 EXIT_OK = 0
 EXIT_HANDLER_ERROR = 1
+EXIT_FINDINGS = 1
 EXIT_USAGE = 2
 
 
@@ -45,6 +46,15 @@ def build_parser() -> argparse.ArgumentParser:
     invoke.add_argument("--dynamodb-latency-ms", type=_non_negative_float, default=0.0, metavar="N",
                         help="add N milliseconds to every DynamoDB call (default 0)")
     invoke.add_argument("-v", "--verbose", action="store_true", help="log at INFO level to stderr")
+
+    scan = commands.add_parser(
+        "scan",
+        help="audit captured output for PHI",
+        description="Scan span JSON lines, Sentry envelopes or log files for PHI. Each finding is "
+        "printed as file, line, kind and field, never the value. Exits with 1 when anything is found.",
+    )
+    scan.add_argument("paths", type=Path, nargs="+", metavar="PATH",
+                      help="a file, or a directory whose files are all scanned")
     return parser
 
 
@@ -60,6 +70,8 @@ def _non_negative_float(text: str) -> float:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command == "scan":
+        return _scan(args.paths)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     try:
@@ -68,6 +80,22 @@ def main(argv: list[str] | None = None) -> int:
         print(f"clinisight-trace: {error}", file=sys.stderr)
         return EXIT_USAGE
     return _invoke(args, event)
+
+
+def _scan(paths: list[Path]) -> int:
+    from telemetry.scan import scan_paths
+
+    missing = [str(path) for path in paths if not path.exists()]
+    if missing:
+        print(f"clinisight-trace: not found: {', '.join(missing)}", file=sys.stderr)
+        return EXIT_USAGE
+    findings = 0
+    for finding in scan_paths(paths):
+        print(finding)
+        findings += 1
+    print(f"{findings} finding{'' if findings == 1 else 's'} in {len(paths)} path{'' if len(paths) == 1 else 's'}",
+          file=sys.stderr)
+    return EXIT_FINDINGS if findings else EXIT_OK
 
 
 def _load_event(path: Path) -> Any:

@@ -144,3 +144,50 @@ def test_negative_latency_rejected() -> None:
                      "--dynamodb-latency-ms", "-1")
     assert result.returncode == 2
     assert "expected a number of milliseconds, 0 or more" in result.stderr
+
+
+EXAMPLES = sorted(path.name for path in EVENTS_DIR.glob("*.json"))
+
+
+@pytest.mark.parametrize("example", EXAMPLES)
+def test_scan_clean_on_own_output(example: str, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    invoked = run_cli("invoke", "orchestrator", f"examples/events/{example}", "--out", str(out),
+                      "--dynamodb-latency-ms", "110")
+    assert invoked.returncode == 0, invoked.stderr
+    log_file = tmp_path / "run.log"
+    log_file.write_text(invoked.stdout + invoked.stderr)
+
+    scanned = run_cli("scan", str(out), str(log_file))
+    assert scanned.stdout == ""
+    assert scanned.returncode == 0, scanned.stdout
+
+
+def test_scan_finds_planted_phi(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    invoked = run_cli("invoke", "orchestrator", "examples/events/epic_created_direct.json", "--out", str(out))
+    assert invoked.returncode == 0, invoked.stderr
+    spans_file = out / "spans.jsonl"
+    span = json.loads(spans_file.read_text().splitlines()[0])
+    span["attributes"]["patient.email"] = "jane.roe@example.com"
+    span["attributes"]["custom.ref"] = "MRN 00123456"
+    with spans_file.open("a") as output:
+        output.write(json.dumps(span) + "\n")
+    log_file = tmp_path / "app.log"
+    log_file.write_text("2026-12-04 20:40:00,123 INFO ok\n2026-12-04 20:40:01,000 WARNING SSN 000-12-3456\n")
+
+    result = run_cli("scan", str(out), str(log_file))
+    assert result.returncode == 1
+    lines = result.stdout.splitlines()
+    assert f"{log_file}:2: ssn" in lines
+    span_line = len(spans_file.read_text().splitlines())
+    assert f"{spans_file}:{span_line}: phi_key in attributes.patient.email" in lines
+    assert f"{spans_file}:{span_line}: mrn in attributes.custom.ref" in lines
+    assert len(lines) == 3
+    assert leaked(result.stdout + result.stderr) == []
+
+
+def test_scan_missing_path_exits_two() -> None:
+    result = run_cli("scan", "no/such/file.jsonl")
+    assert result.returncode == 2
+    assert "not found: no/such/file.jsonl" in result.stderr
