@@ -13,30 +13,25 @@ import pytest
 
 from handlers.local.runner import LocalRun
 from telemetry.guard import GuardPolicy
-
-_local_run: LocalRun | None = None
+from tests import session as local_session
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
-    global _local_run
     # A fault swallowed by the telemetry guard must fail the suite, not pass silently.
     GuardPolicy.reraise = True
-    _local_run = LocalRun().__enter__()
+    local_session.start()
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    if _local_run is not None:
-        _local_run.__exit__(None, None, None)
+    local_session.stop()
 
 
 @pytest.fixture
 def local_run() -> Iterator[LocalRun]:
     """The session's local run, reset before each test."""
-    assert _local_run is not None
-    _local_run.reset()
-    _local_run.aws.dynamodb_latency_ms = 0.0
-    yield _local_run
-    _local_run.aws.dynamodb_latency_ms = 0.0
+    run = local_session.fresh_run()
+    yield run
+    run.aws.dynamodb_latency_ms = 0.0
 
 
 @pytest.fixture

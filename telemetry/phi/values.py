@@ -21,13 +21,17 @@ _URL = re.compile(r"[a-zA-Z][a-zA-Z0-9+.-]*://[^\s\"'<>]+")
 
 
 def redact_text(text: str, *, max_chars: int = MAX_VALUE_CHARS) -> str:
-    """Scrub URLs, replace every PHI match with the placeholder, then truncate."""
+    """Replace every PHI match with the placeholder, scrub URLs, then truncate.
+
+    Patterns run first: a URL ends at the first space, so scrubbing URLs first could separate
+    a label such as `MRN` in a fragment from the number after it.
+    """
     text = _clean_unicode(text)
-    if "://" in text:
-        text = _URL.sub(_scrub_url_match, text)
     findings = find_phi(text)
     if findings:
         text = replace_findings(text, findings, PLACEHOLDER)
+    if "://" in text:
+        text = _URL.sub(_scrub_url_match, text)
     return truncate(text, max_chars)
 
 
