@@ -19,7 +19,7 @@ demo: setup
 	$(BIN)/clinisight-trace invoke orchestrator $(EVENT) --out out/demo
 
 test: setup
-	$(BIN)/ruff check telemetry handlers tests
+	$(BIN)/ruff check telemetry handlers tests bench
 	$(BIN)/python -m pytest
 
 clean:

@@ -12,8 +12,6 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 logger = logging.getLogger(__name__)
 
@@ -48,21 +46,45 @@ class _RateLimiter:
 _limiter = _RateLimiter(LOG_WINDOW_S)
 
 
-@contextmanager
-def guarded(step: str) -> Iterator[None]:
-    """Run the body, logging and swallowing any exception it raises."""
-    try:
-        yield
-    except Exception as exc:  # noqa: BLE001 - the one broad handler; see the module docstring
+class _Guard:
+    """A context manager that swallows and logs exceptions for one named step.
+
+    A class, not a generator-based context manager: it runs several times per span, and this
+    costs a fraction of what `contextlib.contextmanager` does per use.
+    """
+
+    __slots__ = ("step",)
+
+    def __init__(self, step: str) -> None:
+        self.step = step
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: object) -> bool:
+        if exc_type is None or not issubclass(exc_type, Exception):
+            return False
         if GuardPolicy.reraise:
-            raise
-        suppressed = _limiter.admit(step)
+            return False
+        suppressed = _limiter.admit(self.step)
         if suppressed is not None:
             logger.warning(
                 "Telemetry step %s failed with %s; the handler was not affected "
                 "(%d repeats suppressed in the last %.0f s)",
-                step,
-                type(exc).__name__,
+                self.step,
+                exc_type.__name__,
                 suppressed,
                 LOG_WINDOW_S,
             )
+        return True
+
+
+_guards: dict[str, _Guard] = {}
+
+
+def guarded(step: str) -> _Guard:
+    """Return a context manager that logs and swallows any exception its body raises."""
+    guard = _guards.get(step)
+    if guard is None:
+        guard = _guards.setdefault(step, _Guard(step))
+    return guard

@@ -29,6 +29,8 @@ from telemetry.phi import (
 )
 
 NS_PER_MS = 1_000_000
+_NAME_GUARD = guarded("redact span name")
+_SPAN_GUARD = guarded("redact span")
 
 
 @dataclass(frozen=True)
@@ -74,23 +76,23 @@ class TelemetrySpanProcessor(SpanProcessor):
         self._downstream.append(processor)
 
     def on_start(self, span: Span, parent_context: Context | None = None) -> None:
-        with guarded("redact span name"):
+        with _NAME_GUARD:
             name = redact_text(span.name)
             if name != span.name:
                 span.update_name(name)
         for processor in self._downstream:
-            with guarded(f"{type(processor).__name__}.on_start"):
+            with guarded(type(processor).__name__ + ".on_start"):
                 processor.on_start(span, parent_context=parent_context)
 
     def on_end(self, span: ReadableSpan) -> None:
         outgoing = None
-        with guarded("redact span"):
+        with _SPAN_GUARD:
             outgoing = self._prepare(span)
         if outgoing is None:
             # Redaction failed, so nothing of this span may leave the process.
             return
         for processor in self._downstream:
-            with guarded(f"{type(processor).__name__}.on_end"):
+            with guarded(type(processor).__name__ + ".on_end"):
                 processor.on_end(outgoing)
 
     def shutdown(self) -> None:
@@ -106,7 +108,7 @@ class TelemetrySpanProcessor(SpanProcessor):
         return flushed
 
     def _prepare(self, span: ReadableSpan) -> ReadableSpan:
-        new_attributes = redact_attributes(span.attributes)
+        new_attributes = redact_attributes(plain_mapping(span.attributes))
         slow_call = self._slow_call(span)
         if slow_call is not None:
             new_attributes = dict(new_attributes or span.attributes or {})
@@ -117,8 +119,8 @@ class TelemetrySpanProcessor(SpanProcessor):
                 with guarded("report slow DynamoDB call"):
                     self._on_slow_call(slow_call)
 
-        new_events = _redact_events(span.events)
-        new_links = _redact_links(span.links)
+        new_events = _redact_events(span.events) if span.events else None
+        new_links = _redact_links(span.links) if span.links else None
         new_status = _redact_status(span.status)
         if new_attributes is None and new_events is None and new_links is None and new_status is None:
             return span
@@ -154,6 +156,17 @@ class TelemetrySpanProcessor(SpanProcessor):
             duration_ms=duration_ns / NS_PER_MS,
             threshold_ms=self._slow_threshold_ms,
         )
+
+
+def plain_mapping(attributes: Any) -> Any:
+    """Return the plain dict behind the SDK's `BoundedAttributes`, or `attributes` itself.
+
+    Checked against opentelemetry-sdk 1.45, where `BoundedAttributes` keeps its items in
+    `_dict`. Iterating that dict skips a Python-level lookup per attribute on every span; any
+    other mapping is used through its public interface.
+    """
+    inner = getattr(attributes, "_dict", None)
+    return inner if type(inner) is dict else attributes
 
 
 def _redact_events(events: Sequence[Event]) -> list[Event] | None:

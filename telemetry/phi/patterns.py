@@ -58,7 +58,7 @@ def _not_loopback(match: str) -> bool:
 # (SSN, NANP phone numbers) plus international phone numbers written with a leading `+`.
 PATTERNS: tuple[Pattern, ...] = (
     Pattern("email", re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")),
-    Pattern("ssn", re.compile(r"(?<![\d-])\d{3}([- ])\d{2}\1\d{4}(?![\d-])")),
+    Pattern("ssn", re.compile(r"(?<![\d-])(?:\d{3}-\d{2}-\d{4}|\d{3} \d{2} \d{4})(?![\d-])")),
     Pattern("ssn", re.compile(r"\b(?:SSN|social\s+security(?:\s+number)?)\s*[:#=]?\s*\d{9}(?!\d)", re.IGNORECASE)),
     Pattern("phone", re.compile(
         r"(?<![\w+])(?:\+?1[\s.-]?)?(?:\(\d{3}\)\s?|\d{3}[\s.-])\d{3}[\s.-]\d{4}(?!\d)")),
@@ -75,7 +75,7 @@ PATTERNS: tuple[Pattern, ...] = (
         re.IGNORECASE,
     )),
     Pattern("date", re.compile(r"(?<!\d)\d{4}-\d{1,2}-\d{1,2}(?!\d)")),
-    Pattern("date", re.compile(r"(?<![\d.])\d{1,2}([/-])\d{1,2}\1(?:\d{4}|\d{2})(?!\d)")),
+    Pattern("date", re.compile(r"(?<![\d.])(?:\d{1,2}/\d{1,2}/|\d{1,2}-\d{1,2}-)(?:\d{4}|\d{2})(?!\d)")),
     Pattern("date", re.compile(r"(?<![\d.])\d{1,2}\.\d{1,2}\.\d{4}(?![\d.])")),
     Pattern("date", re.compile(
         r"\b(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)[a-z]*\.?\s+\d{1,2},?\s+\d{4}\b",
@@ -90,6 +90,15 @@ PATTERNS: tuple[Pattern, ...] = (
         re.IGNORECASE,
     )),
     Pattern("card_number", re.compile(r"(?<![\d-])(?:\d[ -]?){12,18}\d(?![\d-])"), _luhn_valid),
+)
+
+# One alternation of every pattern: a single search tells whether a text needs the per-pattern
+# passes at all, which most operational strings (ids, names, routes) do not.
+_ANY_PATTERN = re.compile(
+    "|".join(
+        f"(?i:{pattern.regex.pattern})" if pattern.regex.flags & re.IGNORECASE else f"(?:{pattern.regex.pattern})"
+        for pattern in PATTERNS
+    )
 )
 
 # Every pattern needs a digit or `@`. Text with neither, and no escape that could hide one,
@@ -111,6 +120,8 @@ def find_phi(text: str) -> list[Finding]:
 
     findings: list[Finding] = []
     for view, starts, ends in views:
+        if not _ANY_PATTERN.search(view):
+            continue
         for pattern in PATTERNS:
             for match in pattern.regex.finditer(view):
                 if pattern.validate is not None and not pattern.validate(match.group(0)):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
+from functools import lru_cache
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlsplit, urlunsplit
 
@@ -14,6 +15,8 @@ PLACEHOLDER = "[REDACTED]"
 TRUNCATION_MARKER = "...[TRUNCATED]"
 # Longest string that leaves the process, in characters, counted after redaction.
 MAX_VALUE_CHARS = 4096
+# Texts up to this length are cached by `redact_text`.
+MAX_CACHED_CHARS = 256
 # Sequences longer than this are not searched for identifiers split across their items.
 MAX_JOINED_ITEMS = 256
 
@@ -21,6 +24,13 @@ _URL = re.compile(r"[a-zA-Z][a-zA-Z0-9+.-]*://[^\s\"'<>]+")
 
 
 def redact_text(text: str, *, max_chars: int = MAX_VALUE_CHARS) -> str:
+    """Replace every PHI match with the placeholder, scrub URLs, then truncate."""
+    if len(text) <= MAX_CACHED_CHARS and max_chars == MAX_VALUE_CHARS:
+        return _redact_short_text(text)
+    return _redact_text(text, max_chars)
+
+
+def _redact_text(text: str, max_chars: int = MAX_VALUE_CHARS) -> str:
     """Replace every PHI match with the placeholder, scrub URLs, then truncate.
 
     Patterns run first: a URL ends at the first space, so scrubbing URLs first could separate
@@ -33,6 +43,20 @@ def redact_text(text: str, *, max_chars: int = MAX_VALUE_CHARS) -> str:
     if "://" in text:
         text = _URL.sub(_scrub_url_match, text)
     return truncate(text, max_chars)
+
+
+# Span attributes repeat across spans (methods, tables, services, routes), so short texts are
+# redacted once and remembered. The cache lives in process memory only.
+_redact_short_text = lru_cache(maxsize=8192)(_redact_text)
+
+
+@lru_cache(maxsize=16384)
+def _redact_scalar(key: str, value: str | bool | int | float) -> Any:
+    if classify_key(key) is KeyClass.PHI:
+        return PLACEHOLDER
+    if type(value) is str:
+        return _redact_text(value)
+    return value
 
 
 def truncate(text: str, max_chars: int = MAX_VALUE_CHARS) -> str:
@@ -78,6 +102,8 @@ def redact_value(key: str, value: Any) -> Any:
     """Redact one attribute or field value according to its key."""
     if classify_key(key) is KeyClass.PHI:
         return PLACEHOLDER
+    if isinstance(value, str):
+        return redact_text(value)
     return scrub_value(value)
 
 
@@ -144,11 +170,18 @@ def redact_attributes(attributes: Mapping[str, Any] | None) -> dict[str, Any] | 
     """
     if not attributes:
         return None
-    changed = False
-    redacted: dict[str, Any] = {}
+    redacted: dict[str, Any] | None = None
     for key, value in attributes.items():
-        new_value = redact_value(key, value)
-        if new_value is not value and new_value != value:
-            changed = True
+        # This loop runs for every attribute of every span, so the common case is one cached
+        # call per attribute.
+        value_type = type(value)
+        if value_type is str and len(value) <= MAX_CACHED_CHARS or value_type in (bool, int, float):
+            new_value = _redact_scalar(key, value)
+        else:
+            new_value = redact_value(key, value)
+        if new_value is value or new_value == value:
+            continue
+        if redacted is None:
+            redacted = dict(attributes)
         redacted[key] = new_value
-    return redacted if changed else None
+    return redacted
