@@ -81,6 +81,10 @@ PATTERNS: tuple[Pattern, ...] = (
         r"\b(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)[a-z]*\.?\s+\d{1,2},?\s+\d{4}\b",
         re.IGNORECASE,
     )),
+    Pattern("date", re.compile(
+        r"\b\d{1,2}\s+(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)[a-z]*\.?,?\s+\d{4}\b",
+        re.IGNORECASE,
+    )),
     Pattern("ip_address", re.compile(
         r"(?<![\d.])(?:25[0-5]|2[0-4]\d|1?\d?\d)(?:\.(?:25[0-5]|2[0-4]\d|1?\d?\d)){3}(?![\d.])"),
         _not_loopback),
@@ -191,6 +195,8 @@ def _decode_at(text: str, index: int, length: int, plus_as_space: bool) -> tuple
             return chr(int(text[index + 2:index + 6], 16)), 6
         if following in "\"\\/":
             return following, 2
+    # NOTE: only percent-escapes of printable ASCII are decoded. Escaped UTF-8 sequences stay
+    # as they are, so a full-width digit sent as %EF%BC%90 is not matched.
     if character == "%" and index + 2 < length and _is_hex(text[index + 1:index + 3], 2):
         value = int(text[index + 1:index + 3], 16)
         if 0x20 <= value < 0x7f:

@@ -5,7 +5,9 @@ from __future__ import annotations
 import pytest
 
 from telemetry.phi import (
+    MAX_VALUE_CHARS,
     PLACEHOLDER,
+    TRUNCATION_MARKER,
     KeyClass,
     classify_key,
     redact_attributes,
@@ -13,6 +15,7 @@ from telemetry.phi import (
     redact_value,
     scrub_url,
     scrub_value,
+    truncate,
 )
 
 
@@ -33,6 +36,7 @@ from telemetry.phi import (
         ("born 02/29/1980", "02/29/1980"),
         ("born 29.02.1980", "29.02.1980"),
         ("born Feb 29, 1980", "Feb 29, 1980"),
+        ("born 29 February 1980", "29 February 1980"),
     ],
 )
 def test_patterns_redact_identifier(text: str, secret: str) -> None:
@@ -135,3 +139,83 @@ def test_redact_attributes_returns_changed_copy() -> None:
     redacted = redact_attributes(original)
     assert redacted == {"rpc.method": "GetItem", "patient": PLACEHOLDER}
     assert original["patient"] == "Jane Roe"
+
+
+@pytest.mark.parametrize(
+    ("disguised", "kept"),
+    [
+        ("SSN \uff10\uff10\uff10-\uff11\uff12-\uff13\uff14\uff15\uff16 on file", ("SSN ", " on file")),
+        ("SSN 000\u200b-12-3456 on file", ("SSN ", " on file")),
+        ("SSN 000-12\u00ad-3456 on file", ("SSN ", " on file")),
+        ("SSN 000\u201312\u20133456 on file", ("SSN ", " on file")),
+        ("call (555)\u00a0010-1234 now", ("call ", " now")),
+        ("mail JANE.ROE@EXAMPLE.COM now", ("mail ", " now")),
+        ("q=jane.roe%40example.com&x=1", ("q=", "&x=1")),
+        ("q=555+010+1234", ("q=",)),
+        ('{"ssn": "000\\u002d12\\u002d3456"}', ('{"ssn": "', '"}')),
+        ('{"email": "jane.roe\\u0040example.com"}', ('{"email": "', '"}')),
+    ],
+)
+def test_disguised_identifier_redacted_in_original(disguised: str, kept: tuple[str, ...]) -> None:
+    redacted = redact_text(disguised)
+    assert PLACEHOLDER in redacted
+    for digits in ("3456", "\uff13\uff14\uff15\uff16", "1234", "jane", "JANE"):
+        assert digits not in redacted
+    for part in kept:
+        assert part in redacted
+
+
+def test_harmless_unicode_byte_for_byte() -> None:
+    text = "Zoë’s café — naïve résumé ✓ ﬁle ① \u00a0 \u200b ＡＢＣ"
+    assert redact_text(text) == text
+    assert redact_text(text).encode("utf-8") == text.encode("utf-8")
+
+
+def test_identifier_split_across_list_items() -> None:
+    assert scrub_value(["000-12", "-3456"]) == [PLACEHOLDER, PLACEHOLDER]
+    assert scrub_value(["555", "010", "1234", "ok"]) == [PLACEHOLDER, PLACEHOLDER, PLACEHOLDER, "ok"]
+    assert scrub_value(("jane.roe@", "example.com")) == (PLACEHOLDER, PLACEHOLDER)
+    assert scrub_value(["GetItem", "PutItem"]) == ["GetItem", "PutItem"]
+
+
+@pytest.mark.parametrize(
+    ("text", "redacted"),
+    [
+        ("client 203.0.113.7 connected", True),
+        ("host 127.0.0.1 connected", False),
+        ("peer 2001:db8::8a2e:370:7334 seen", True),
+        ("card 4111 1111 1111 1111 charged", True),
+        ("card 4111-1111-1111-1112 charged", False),
+        ("account # 12345678 closed", True),
+        ("member id: A1234567 active", True),
+        ("VIN 1HGCM82633A004352 parked", True),
+        ("device type unknown", False),
+        ("at 12:30:45 today", False),
+    ],
+)
+def test_network_card_and_labelled_identifiers(text: str, redacted: bool) -> None:
+    assert (redact_text(text) != text) is redacted
+
+
+def test_truncation_after_redaction_with_marker() -> None:
+    text = "x" * (MAX_VALUE_CHARS - 5) + " 000-12-3456 tail"
+    redacted = redact_text(text)
+    assert len(redacted) == MAX_VALUE_CHARS
+    assert redacted.endswith(TRUNCATION_MARKER)
+    assert "000" not in redacted[-40:]
+
+
+def test_truncate_keeps_short_text() -> None:
+    assert truncate("short") == "short"
+
+
+def test_odd_inputs_never_raise() -> None:
+    class BrokenStr:
+        def __str__(self) -> str:
+            raise RuntimeError("no text")
+
+    assert scrub_value(BrokenStr()) == PLACEHOLDER
+    assert "\ud800" not in redact_text("lone \ud800 surrogate")
+    assert redact_value("custom.raw", b"\xff\xfe SSN 000-12-3456") == f"\ufffd\ufffd SSN {PLACEHOLDER}"
+    assert scrub_value({"nested": {"deeper": [{"email": "x"}]}}) == {"nested": {"deeper": [{"email": PLACEHOLDER}]}}
+    assert scrub_value(frozenset({"000-12-3456"})) == [PLACEHOLDER]
