@@ -8,6 +8,7 @@ value logs a warning that names the variable (never its value) and falls back to
 | `SENTRY_DSN` | where Sentry events go; unset disables Sentry | unset |
 | `SENTRY_ENVIRONMENT`, then `ENVIRONMENT` | Sentry environment and `deployment.environment` | `local` |
 | `SENTRY_RELEASE` | Sentry release | unset |
+| `SENTRY_SPOTLIGHT` | also send Sentry events to this Spotlight URL | unset |
 | `SENTRY_TRACES_SAMPLE_RATE` | share of traces sampled, 0.0 to 1.0, for Sentry and OTel | `1.0` |
 | `OTEL_SERVICE_NAME` | `service.name` resource attribute | `clinisight-<function>` |
 | `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` | full OTLP/HTTP traces URL | unset |
@@ -50,6 +51,7 @@ class Settings:
     environment: str = DEFAULT_ENVIRONMENT
     release: str | None = None
     sentry_dsn: str | None = None
+    spotlight_url: str | None = None
     traces_sample_rate: float = 1.0
     otlp_traces_endpoint: str | None = None
     otlp_timeout_s: float | None = None
@@ -75,6 +77,7 @@ class Settings:
             or DEFAULT_ENVIRONMENT,
             release=_text(env, "SENTRY_RELEASE"),
             sentry_dsn=_text(env, "SENTRY_DSN"),
+            spotlight_url=_text(env, "SENTRY_SPOTLIGHT"),
             traces_sample_rate=_parse(
                 env, "SENTRY_TRACES_SAMPLE_RATE", _sample_rate, 1.0
             ),

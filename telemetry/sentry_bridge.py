@@ -84,6 +84,7 @@ def init_sentry(settings: Settings) -> None:
         before_send=_before_send,
         before_send_transaction=_before_send,
         before_breadcrumb=_before_breadcrumb,
+        spotlight=settings.spotlight_url,
     )
     set_global_textmap(
         TargetedPropagator(

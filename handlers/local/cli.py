@@ -55,6 +55,24 @@ def build_parser() -> argparse.ArgumentParser:
     )
     scan.add_argument("paths", type=Path, nargs="+", metavar="PATH",
                       help="a file, or a directory whose files are all scanned")
+
+    collector = commands.add_parser(
+        "collector-config",
+        help="regenerate the collector's redaction settings from the PHI policy",
+        description="Rewrite the generated block of collector-config/gateway.yaml from the in-process "
+        "PHI policy. With --check, change nothing and exit with 1 when the file is out of date.",
+    )
+    collector.add_argument("--file", type=Path, default=Path("collector-config/gateway.yaml"),
+                           help="the gateway configuration (default: collector-config/gateway.yaml)")
+    collector.add_argument("--check", action="store_true", help="only check; exit with 1 when out of date")
+
+    collector_env = commands.add_parser(
+        "collector-env",
+        help="print the gateway collector's Sentry settings for a DSN",
+        description="Print SENTRY_OTLP_TRACES_ENDPOINT and SENTRY_OTLP_AUTH_HEADER for a Sentry DSN, "
+        "as lines for an .env file.",
+    )
+    collector_env.add_argument("--sentry-dsn", required=True, metavar="URL", help="the project's Sentry DSN")
     return parser
 
 
@@ -72,6 +90,10 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "scan":
         return _scan(args.paths)
+    if args.command == "collector-config":
+        return _collector_config(args.file, check=args.check)
+    if args.command == "collector-env":
+        return _collector_env(args.sentry_dsn)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     try:
@@ -96,6 +118,34 @@ def _scan(paths: list[Path]) -> int:
     print(f"{findings} finding{'' if findings == 1 else 's'} in {len(paths)} path{'' if len(paths) == 1 else 's'}",
           file=sys.stderr)
     return EXIT_FINDINGS if findings else EXIT_OK
+
+
+def _collector_config(path: Path, *, check: bool) -> int:
+    from telemetry.collector import sync
+
+    try:
+        changed = sync(path, check=check)
+    except (OSError, ValueError) as error:
+        print(f"clinisight-trace: cannot update {path}: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    if changed and check:
+        print(f"{path} is out of date; run `clinisight-trace collector-config`", file=sys.stderr)
+        return EXIT_FINDINGS
+    print(f"{path} {'updated' if changed else 'is up to date'}", file=sys.stderr)
+    return EXIT_OK
+
+
+def _collector_env(dsn: str) -> int:
+    from telemetry.collector import sentry_otlp_settings
+
+    try:
+        settings = sentry_otlp_settings(dsn)
+    except ValueError as error:
+        print(f"clinisight-trace: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    for name, value in settings.items():
+        print(f"{name}={value}")
+    return EXIT_OK
 
 
 def _load_event(path: Path) -> Any:

@@ -24,6 +24,8 @@ from handlers.local.loopback import JsonHandler, LoopbackServer
 LOCAL_EMAIL = "agent@example.com"
 LOCAL_TOKEN = "local-jira-token"  # noqa: S105 - a fixed credential for the local stand-in only
 
+# Not a Jira endpoint: the compose stack seeds issues over HTTP through it.
+SEED_PATH = "/_standin/issues"
 _ISSUE_PATH = re.compile(r"^/rest/api/3/issue/(?P<key>[^/]+)$")
 
 
@@ -49,7 +51,8 @@ class RecordedRequest:
 class JiraStandIn(LoopbackServer):
     """An in-memory Jira on 127.0.0.1; use as a context manager."""
 
-    def __init__(self, *, email: str = LOCAL_EMAIL, api_token: str = LOCAL_TOKEN, port: int = 0) -> None:
+    def __init__(self, *, email: str = LOCAL_EMAIL, api_token: str = LOCAL_TOKEN, port: int = 0,
+                 host: str = "127.0.0.1") -> None:
         self.email = email
         self.api_token = api_token
         self._lock = threading.Lock()
@@ -57,7 +60,7 @@ class JiraStandIn(LoopbackServer):
         self._next_id = 10000
         self._failures: list[Failure] = []
         self.requests: list[RecordedRequest] = []
-        super().__init__(_handler_class(self), port=port, name="jira-standin")
+        super().__init__(_handler_class(self), port=port, name="jira-standin", host=host)
 
     @property
     def base_url(self) -> str:
@@ -71,8 +74,10 @@ class JiraStandIn(LoopbackServer):
             self.requests.clear()
 
     def seed_issue(self, issue: Mapping[str, Any]) -> None:
-        """Store an issue as a webhook carries it (`key` and `fields`)."""
-        key = issue["key"]
+        """Store an issue as a webhook carries it (`key` and `fields`); ignore one without a key."""
+        key = issue.get("key")
+        if not isinstance(key, str):
+            return
         with self._lock:
             stored = copy.deepcopy(dict(issue))
             stored.setdefault("id", str(self._allocate_id()))
@@ -188,7 +193,10 @@ def _handler_class(jira: JiraStandIn) -> type[BaseHTTPRequestHandler]:
                     return
 
             match = _ISSUE_PATH.match(path)
-            if method == "GET" and match:
+            if method == "POST" and path == SEED_PATH:
+                jira.seed_issue(body if isinstance(body, dict) and isinstance(body.get("key"), str) else {})
+                self._reply(201, {"seeded": True})
+            elif method == "GET" and match:
                 self._reply(*jira._get_issue(unquote(match.group("key"))))
             elif method == "POST" and path == "/rest/api/3/issue":
                 self._reply(*jira._create_issue(body))

@@ -32,13 +32,15 @@ class JsonHandler(BaseHTTPRequestHandler):
 
 
 class LoopbackServer:
-    """Serve `handler_class` on 127.0.0.1 in a daemon thread; use as a context manager.
+    """Serve `handler_class` in a daemon thread, on 127.0.0.1 by default; use as a context manager.
 
     Port 0 picks a free ephemeral port, so runs never collide with each other.
     """
 
-    def __init__(self, handler_class: type[BaseHTTPRequestHandler], *, port: int = 0, name: str) -> None:
-        self._server = ThreadingHTTPServer(("127.0.0.1", port), handler_class)
+    def __init__(self, handler_class: type[BaseHTTPRequestHandler], *, port: int = 0, name: str,
+                 host: str = "127.0.0.1") -> None:
+        # Only the compose stack passes another host, inside its own container network.
+        self._server = ThreadingHTTPServer((host, port), handler_class)
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, name=name, daemon=True)
 
@@ -51,6 +53,10 @@ class LoopbackServer:
     def start(self: ServerT) -> ServerT:
         self._thread.start()
         return self
+
+    def serve_forever(self) -> None:
+        """Serve in the calling thread until interrupted, for the compose stack's services."""
+        self._server.serve_forever()
 
     def stop(self) -> None:
         self._server.shutdown()

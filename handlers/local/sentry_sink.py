@@ -77,10 +77,11 @@ def parse_envelope(raw: bytes) -> Envelope:
 class SentrySink(LoopbackServer):
     """Receive Sentry envelopes over HTTP on 127.0.0.1; use as a context manager."""
 
-    def __init__(self, port: int = 0) -> None:
+    def __init__(self, port: int = 0, host: str = "127.0.0.1") -> None:
         self._lock = threading.Lock()
         self._envelopes: list[Envelope] = []
-        super().__init__(_handler_class(self), port=port, name="sentry-sink")
+        self.otlp_requests = 0
+        super().__init__(_handler_class(self), port=port, name="sentry-sink", host=host)
 
     @property
     def dsn(self) -> str:
@@ -108,6 +109,12 @@ class SentrySink(LoopbackServer):
 def _handler_class(sink: SentrySink) -> type[BaseHTTPRequestHandler]:
     class EnvelopeHandler(JsonHandler):
         def do_POST(self) -> None:  # noqa: N802 - name fixed by BaseHTTPRequestHandler
+            if self.path.split("?", 1)[0].endswith("/integration/otlp/v1/traces"):
+                # The gateway collector's Sentry exporter in the compose stack; counted, not kept.
+                self.read_body()
+                sink.otlp_requests += 1
+                self.reply(200, {})
+                return
             if not self.path.split("?", 1)[0].rstrip("/").endswith("/envelope"):
                 self.reply(404, {"detail": "only envelope endpoints are served"})
                 return

@@ -33,8 +33,16 @@ class Finding:
 
 @dataclass(frozen=True)
 class Pattern:
+    """One class of identifier: its Python regex, and the same rule in RE2 syntax.
+
+    RE2 (the OpenTelemetry Collector's regex engine) has no lookaround, so the RE2 form uses
+    word boundaries instead and cannot apply `validate` (the Luhn check, the loopback
+    exemption). It is the form written into the collector's redaction configuration.
+    """
+
     kind: str
     regex: re.Pattern[str]
+    re2: str
     validate: Callable[[str], bool] | None = None
 
 
@@ -54,46 +62,45 @@ def _not_loopback(match: str) -> bool:
     return not match.startswith("127.")
 
 
+_MRN = (r"\b(?:MRN|MR\s?#|MR\s?No\.?|medical\s+record(?:\s+(?:number|no\.?|#))?)"
+        r"\s*[:#=-]?\s*[A-Z0-9][A-Z0-9-]{3,}")
+_LABEL = (r"\b(?:acct|account|member|policy|beneficiary|health\s+plan|plan|licen[cs]e|certificate|cert"
+          r"|device|serial|VIN|NPI)\s*(?:no\.?|number|num|#|id)?\s*[:#=-]?\s*")
+_MONTHS = r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)[a-z]*\.?"
+_MONTH_DAY_YEAR = r"\b" + _MONTHS + r"\s+\d{1,2},?\s+\d{4}\b"
+_DAY_MONTH_YEAR = r"\b\d{1,2}\s+" + _MONTHS + r",?\s+\d{4}\b"
+_IPV4 = r"(?:25[0-5]|2[0-4]\d|1?\d?\d)(?:\.(?:25[0-5]|2[0-4]\d|1?\d?\d)){3}"
+_IPV6 = r"(?:(?:[0-9a-f]{1,4}:){7}[0-9a-f]{1,4}|(?:[0-9a-f]{1,4}:){1,6}:[0-9a-f]{1,4}(?::[0-9a-f]{1,4})*)"
+
 # Sources: HIPAA Safe Harbor identifiers (45 CFR 164.514(b)(2)); the formats are the US ones
 # (SSN, NANP phone numbers) plus international phone numbers written with a leading `+`.
 PATTERNS: tuple[Pattern, ...] = (
-    Pattern("email", re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")),
-    Pattern("ssn", re.compile(r"(?<![\d-])(?:\d{3}-\d{2}-\d{4}|\d{3} \d{2} \d{4})(?![\d-])")),
-    Pattern("ssn", re.compile(r"\b(?:SSN|social\s+security(?:\s+number)?)\s*[:#=]?\s*\d{9}(?!\d)", re.IGNORECASE)),
+    Pattern("email", re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}"),
+            re2=r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}"),
+    Pattern("ssn", re.compile(r"(?<![\d-])(?:\d{3}-\d{2}-\d{4}|\d{3} \d{2} \d{4})(?![\d-])"),
+            re2=r"\b(?:\d{3}-\d{2}-\d{4}|\d{3} \d{2} \d{4})\b"),
+    Pattern("ssn", re.compile(r"\b(?:SSN|social\s+security(?:\s+number)?)\s*[:#=]?\s*\d{9}(?!\d)", re.IGNORECASE),
+            re2=r"(?i)\b(?:SSN|social\s+security(?:\s+number)?)\s*[:#=]?\s*\d{9}\b"),
     Pattern("phone", re.compile(
-        r"(?<![\w+])(?:\+?1[\s.-]?)?(?:\(\d{3}\)\s?|\d{3}[\s.-])\d{3}[\s.-]\d{4}(?!\d)")),
-    Pattern("phone", re.compile(r"(?<![\w+])\+\d{1,3}[\s.-]?\(?\d{1,4}\)?(?:[\s.-]?\d{2,4}){2,4}(?!\d)")),
-    Pattern("mrn", re.compile(
-        r"\b(?:MRN|MR\s?#|MR\s?No\.?|medical\s+record(?:\s+(?:number|no\.?|#))?)"
-        r"\s*[:#=-]?\s*[A-Z0-9][A-Z0-9-]{3,}",
-        re.IGNORECASE,
-    )),
-    Pattern("identifier", re.compile(
-        r"\b(?:acct|account|member|policy|beneficiary|health\s+plan|plan|licen[cs]e|certificate|cert"
-        r"|device|serial|VIN|NPI)\s*(?:no\.?|number|num|#|id)?\s*[:#=-]?\s*"
-        r"(?=[A-Z0-9-]*\d)[A-Z0-9][A-Z0-9-]{3,}",
-        re.IGNORECASE,
-    )),
-    Pattern("date", re.compile(r"(?<!\d)\d{4}-\d{1,2}-\d{1,2}(?!\d)")),
-    Pattern("date", re.compile(r"(?<![\d.])(?:\d{1,2}/\d{1,2}/|\d{1,2}-\d{1,2}-)(?:\d{4}|\d{2})(?!\d)")),
-    Pattern("date", re.compile(r"(?<![\d.])\d{1,2}\.\d{1,2}\.\d{4}(?![\d.])")),
-    Pattern("date", re.compile(
-        r"\b(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)[a-z]*\.?\s+\d{1,2},?\s+\d{4}\b",
-        re.IGNORECASE,
-    )),
-    Pattern("date", re.compile(
-        r"\b\d{1,2}\s+(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)[a-z]*\.?,?\s+\d{4}\b",
-        re.IGNORECASE,
-    )),
-    Pattern("ip_address", re.compile(
-        r"(?<![\d.])(?:25[0-5]|2[0-4]\d|1?\d?\d)(?:\.(?:25[0-5]|2[0-4]\d|1?\d?\d)){3}(?![\d.])"),
-        _not_loopback),
-    Pattern("ip_address", re.compile(
-        r"(?<![\w:])(?:(?:[0-9a-f]{1,4}:){7}[0-9a-f]{1,4}|(?:[0-9a-f]{1,4}:){1,6}:[0-9a-f]{1,4}(?::[0-9a-f]{1,4})*)"
-        r"(?![\w:])",
-        re.IGNORECASE,
-    )),
-    Pattern("card_number", re.compile(r"(?<![\d-])(?:\d[ -]?){12,18}\d(?![\d-])"), _luhn_valid),
+        r"(?<![\w+])(?:\+?1[\s.-]?)?(?:\(\d{3}\)\s?|\d{3}[\s.-])\d{3}[\s.-]\d{4}(?!\d)"),
+        re2=r"(?:\+?1[\s.-]?)?(?:\(\d{3}\)\s?|\b\d{3}[\s.-])\d{3}[\s.-]\d{4}\b"),
+    Pattern("phone", re.compile(r"(?<![\w+])\+\d{1,3}[\s.-]?\(?\d{1,4}\)?(?:[\s.-]?\d{2,4}){2,4}(?!\d)"),
+            re2=r"\+\d{1,3}[\s.-]?\(?\d{1,4}\)?(?:[\s.-]?\d{2,4}){2,4}\b"),
+    Pattern("mrn", re.compile(_MRN, re.IGNORECASE), re2="(?i)" + _MRN),
+    Pattern("identifier", re.compile(_LABEL + r"(?=[A-Z0-9-]*\d)[A-Z0-9][A-Z0-9-]{3,}", re.IGNORECASE),
+            re2="(?i)" + _LABEL + r"[A-Z0-9-]*\d[A-Z0-9-]*"),
+    Pattern("date", re.compile(r"(?<!\d)\d{4}-\d{1,2}-\d{1,2}(?!\d)"), re2=r"\b\d{4}-\d{1,2}-\d{1,2}\b"),
+    Pattern("date", re.compile(r"(?<![\d.])(?:\d{1,2}/\d{1,2}/|\d{1,2}-\d{1,2}-)(?:\d{4}|\d{2})(?!\d)"),
+            re2=r"\b(?:\d{1,2}/\d{1,2}/|\d{1,2}-\d{1,2}-)(?:\d{4}|\d{2})\b"),
+    Pattern("date", re.compile(r"(?<![\d.])\d{1,2}\.\d{1,2}\.\d{4}(?![\d.])"), re2=r"\b\d{1,2}\.\d{1,2}\.\d{4}\b"),
+    Pattern("date", re.compile(_MONTH_DAY_YEAR, re.IGNORECASE), re2="(?i)" + _MONTH_DAY_YEAR),
+    Pattern("date", re.compile(_DAY_MONTH_YEAR, re.IGNORECASE), re2="(?i)" + _DAY_MONTH_YEAR),
+    Pattern("ip_address", re.compile(r"(?<![\d.])" + _IPV4 + r"(?![\d.])"), re2=r"\b" + _IPV4 + r"\b",
+            validate=_not_loopback),
+    Pattern("ip_address", re.compile(r"(?<![\w:])" + _IPV6 + r"(?![\w:])", re.IGNORECASE),
+            re2=r"(?i)\b" + _IPV6 + r"\b"),
+    Pattern("card_number", re.compile(r"(?<![\d-])(?:\d[ -]?){12,18}\d(?![\d-])"),
+            re2=r"\b(?:\d[ -]?){12,18}\d\b", validate=_luhn_valid),
 )
 
 # One alternation of every pattern: a single search tells whether a text needs the per-pattern
