@@ -1,6 +1,6 @@
 """Auditing captured output for PHI: span JSON lines, Sentry envelopes and log files.
 
-A finding is a place where the PHI policy would change what was captured. The scanner asks the
+A finding is a place where the PHI policy would change what was captured. The scanner calls the
 same functions that redact each sink, so its verdict matches what the sinks would have sent.
 Findings carry the file, the line, the kind and the field path; never the value.
 

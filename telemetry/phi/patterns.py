@@ -1,4 +1,4 @@
-"""Value patterns for PHI, and matching that sees through common disguises.
+"""Value patterns for PHI, and matching that undoes common disguises.
 
 Matching runs on the text as given and on normalised copies of it. A normalised copy decodes
 JSON `\\uXXXX` escapes and URL percent-escapes, optionally reads `+` as a space, maps
@@ -103,8 +103,8 @@ PATTERNS: tuple[Pattern, ...] = (
             re2=r"\b(?:\d[ -]?){12,18}\d\b", validate=_luhn_valid),
 )
 
-# One alternation of every pattern: a single search tells whether a text needs the per-pattern
-# passes at all, which most operational strings (ids, names, routes) do not.
+# One alternation of every pattern. A single search shows whether a text needs the per-pattern
+# passes at all, and most operational strings (ids, names, routes) do not.
 _ANY_PATTERN = re.compile(
     "|".join(
         f"(?i:{pattern.regex.pattern})" if pattern.regex.flags & re.IGNORECASE else f"(?:{pattern.regex.pattern})"

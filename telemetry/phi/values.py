@@ -13,7 +13,7 @@ from telemetry.phi.patterns import find_phi, replace_findings
 
 PLACEHOLDER = "[REDACTED]"
 TRUNCATION_MARKER = "...[TRUNCATED]"
-# Longest string that leaves the process, in characters, counted after redaction.
+# Maximum length, in characters, of a string that leaves the process; applied after redaction.
 MAX_VALUE_CHARS = 4096
 # Texts up to this length are cached by `redact_text`.
 MAX_CACHED_CHARS = 256
