@@ -1,8 +1,13 @@
-"""AWS for local runs: moto in process, with the state table and the agent function created.
+"""AWS for local runs: moto in process, or a real endpoint such as LocalStack.
 
-moto's Lambda cannot run code without Docker, so asynchronous invocations are captured as they
-are sent (payload bytes included, with the trace headers that the instrumentation added) and
-delivered to the local handler later by the runner.
+With moto, the state table and the functions are created in process. With an endpoint URL,
+AWS calls go to that endpoint and the state table is created there if it is missing.
+
+Either way, asynchronous Lambda invocations are captured as they are sent (payload bytes
+included, with the trace headers that the instrumentation added) and delivered to the local
+handler later by the runner: moto's Lambda cannot run code without Docker, and against an
+endpoint the call is answered locally so the agent runs in this process, not in the endpoint's
+Lambda as well.
 """
 
 from __future__ import annotations
@@ -13,12 +18,15 @@ import logging
 import os
 import threading
 import time
+import uuid
 import zipfile
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote
 
 import boto3
+from botocore.awsrequest import AWSResponse
+from botocore.response import StreamingBody
 from opentelemetry.instrumentation.utils import suppress_instrumentation
 
 from handlers.state_store import create_table
@@ -54,7 +62,9 @@ class LocalAws:
     call's span, to show the slow-call flag.
     """
 
-    def __init__(self, *, table_name: str, function_names: list[str], dynamodb_latency_ms: float = 0.0) -> None:
+    def __init__(self, *, table_name: str, function_names: list[str], dynamodb_latency_ms: float = 0.0,
+                 endpoint_url: str | None = None) -> None:
+        self.endpoint_url = endpoint_url
         self.table_name = table_name
         self.function_names = function_names
         self.dynamodb_latency_ms = dynamodb_latency_ms
@@ -63,23 +73,31 @@ class LocalAws:
         self._mock: Any = None
 
     def __enter__(self) -> LocalAws:
-        from moto import mock_aws  # imported here: moto is a local-run dependency only
-
         os.environ.update(FAKE_CREDENTIALS)
         os.environ.setdefault("AWS_REGION", REGION)
         os.environ.setdefault("AWS_DEFAULT_REGION", os.environ["AWS_REGION"])
-        self._mock = mock_aws(config={"lambda": {"use_docker": False}})
-        self._mock.start()
+        if self.endpoint_url:
+            # boto3 1.28 and later send every client to AWS_ENDPOINT_URL.
+            os.environ["AWS_ENDPOINT_URL"] = self.endpoint_url
+        else:
+            from moto import mock_aws  # imported here: moto is a local-run dependency only
+
+            self._mock = mock_aws(config={"lambda": {"use_docker": False}})
+            self._mock.start()
         # Clients built after this point, including the handlers' own, carry the hooks.
         boto3.setup_default_session()
         events = boto3.DEFAULT_SESSION.events
         events.register("before-call.lambda.Invoke", self._capture_invoke)
         events.register("before-call.dynamodb", self._add_latency)
-        self._create_resources()
+        if self.endpoint_url:
+            self._ensure_table()
+        else:
+            self._create_resources()
         return self
 
     def __exit__(self, *exc_info: object) -> None:
-        self._mock.stop()
+        if self._mock is not None:
+            self._mock.stop()
         boto3.DEFAULT_SESSION = None
 
     def take_pending(self) -> list[AsyncInvocation]:
@@ -116,10 +134,20 @@ class LocalAws:
                     Timeout=30,
                 )
 
-    def _capture_invoke(self, params: dict[str, Any], **_: Any) -> None:
+    def _ensure_table(self) -> None:
+        from botocore.exceptions import ClientError
+
+        with suppress_instrumentation():
+            try:
+                create_table(boto3.client("dynamodb"), self.table_name)
+            except ClientError as error:
+                if error.response["Error"]["Code"] != "ResourceInUseException":
+                    raise
+
+    def _capture_invoke(self, params: dict[str, Any], **_: Any) -> tuple[AWSResponse, dict[str, Any]] | None:
         headers = params.get("headers") or {}
         if headers.get("X-Amz-Invocation-Type") != "Event":
-            return
+            return None
         # url_path is /2015-03-31/functions/{FunctionName}/invocations
         path_parts = str(params.get("url_path", "")).split("/")
         function_name = unquote(path_parts[3]) if len(path_parts) > 3 else ""
@@ -127,6 +155,14 @@ class LocalAws:
         payload = body if isinstance(body, bytes) else str(body).encode()
         with self._lock:
             self._pending.append(AsyncInvocation(function_name, payload))
+        if not self.endpoint_url:
+            return None  # moto answers the call itself
+        # A response returned from a before-call hook replaces the HTTP call (botocore 1.44).
+        request_id = str(uuid.uuid4())
+        http = AWSResponse(str(params.get("url", "")), 202, {"x-amzn-requestid": request_id}, None)
+        return http, {"StatusCode": 202, "Payload": StreamingBody(io.BytesIO(b""), 0),
+                      "ResponseMetadata": {"RequestId": request_id, "HTTPStatusCode": 202, "HTTPHeaders": {},
+                                           "RetryAttempts": 0}}
 
     def _add_latency(self, **_: Any) -> None:
         if self.dynamodb_latency_ms > 0:

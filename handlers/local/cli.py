@@ -43,6 +43,9 @@ def build_parser() -> argparse.ArgumentParser:
     invoke.add_argument("--otlp-endpoint", metavar="URL",
                         help="also export spans over OTLP/HTTP to this collector base URL, "
                         "for example http://localhost:4318")
+    invoke.add_argument("--endpoint-url", metavar="URL",
+                        help="send AWS calls to this endpoint, for example LocalStack at http://localhost:4566, "
+                        "instead of moto in process; the agent still runs in this process")
     invoke.add_argument("--dynamodb-latency-ms", type=_non_negative_float, default=0.0, metavar="N",
                         help="add N milliseconds to every DynamoDB call (default 0)")
     invoke.add_argument("-v", "--verbose", action="store_true", help="log at INFO level to stderr")
@@ -170,7 +173,7 @@ def _invoke(args: argparse.Namespace, event: Any) -> int:
 
     sentry_dsn = args.sentry_dsn or os.environ.get("SENTRY_DSN") or None
     with LocalRun(sentry_dsn=sentry_dsn, otlp_endpoint=args.otlp_endpoint,
-                  dynamodb_latency_ms=args.dynamodb_latency_ms) as run:
+                  dynamodb_latency_ms=args.dynamodb_latency_ms, aws_endpoint_url=args.endpoint_url) as run:
         run.seed_jira_from_event(event)
         results = run.invoke(f"clinisight-{args.function}", event)
         spans = run.spans()

@@ -79,19 +79,21 @@ class LocalRun:
     """Start the stand-ins, point the handlers at them, and invoke functions.
 
     `sentry_dsn` sends Sentry events elsewhere (a real Sentry or Spotlight); without it a
-    local envelope sink on 127.0.0.1 receives them. Use as a context manager, once per
+    local envelope sink on 127.0.0.1 receives them. `aws_endpoint_url` sends AWS calls to that
+    endpoint (LocalStack, for example) instead of moto in process. Use as a context manager, once per
     process: the handlers read their settings and build their clients once, as in Lambda.
     """
 
     def __init__(self, *, sentry_dsn: str | None = None, otlp_endpoint: str | None = None,
-                 dynamodb_latency_ms: float = 0.0, timeout_s: float = DEFAULT_TIMEOUT_S) -> None:
+                 dynamodb_latency_ms: float = 0.0, timeout_s: float = DEFAULT_TIMEOUT_S,
+                 aws_endpoint_url: str | None = None) -> None:
         self.timeout_s = timeout_s
         self.sentry_sink: SentrySink | None = None if sentry_dsn else SentrySink()
         self.sentry_dsn = sentry_dsn
         self.otlp_endpoint = otlp_endpoint
         self.jira = JiraStandIn()
         self.aws = LocalAws(table_name=DEFAULT_TABLE_NAME, function_names=list(FUNCTIONS),
-                            dynamodb_latency_ms=dynamodb_latency_ms)
+                            dynamodb_latency_ms=dynamodb_latency_ms, endpoint_url=aws_endpoint_url)
         self._saved_env: dict[str, str | None] = {}
 
     def __enter__(self) -> LocalRun:

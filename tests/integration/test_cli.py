@@ -191,3 +191,34 @@ def test_scan_missing_path_exits_two() -> None:
     result = run_cli("scan", "no/such/file.jsonl")
     assert result.returncode == 2
     assert "not found: no/such/file.jsonl" in result.stderr
+
+
+@pytest.fixture
+def aws_endpoint() -> Iterator[str]:
+    """moto's server on 127.0.0.1: a real AWS endpoint URL, as LocalStack provides one."""
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+def test_endpoint_url_runs_against_real_endpoint(aws_endpoint: str, tmp_path: Path) -> None:
+    result = run_cli("invoke", "orchestrator", "examples/events/epic_created_direct.json",
+                     "--endpoint-url", aws_endpoint, "--out", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    assert "services: clinisight-orchestrator, clinisight-tasksmith" in result.stdout
+    spans = [json.loads(line) for line in (tmp_path / "spans.jsonl").read_text().splitlines()]
+    dynamodb = [s for s in spans if s["name"].startswith("DynamoDB.")]
+    assert len(dynamodb) == 3
+    assert all(s["attributes"]["server.address"] == "127.0.0.1" for s in dynamodb)
+
+    import boto3
+
+    client = boto3.client("dynamodb", endpoint_url=aws_endpoint, region_name="us-east-1",
+                          aws_access_key_id="testing", aws_secret_access_key="testing")
+    item = client.get_item(TableName="ClinisightAgentState",
+                           Key={"agent_name": {"S": "tasksmith"}, "entity_id": {"S": "CLIN-42"}})["Item"]
+    assert item["status"]["S"] == "completed"
