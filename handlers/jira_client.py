@@ -15,6 +15,7 @@ from urllib.parse import quote
 import requests
 
 from telemetry.phi import PhiSafeError
+from telemetry.secrets import SecretUnavailableError, read_secret
 
 DEFAULT_TIMEOUT_S = 10.0
 CONNECT_TIMEOUT_S = 3.05
@@ -58,7 +59,10 @@ class JiraConfig:
     def from_env(cls, environ: Mapping[str, str] | None = None) -> JiraConfig:
         """Read `JIRA_BASE_URL`, `JIRA_EMAIL`, `JIRA_API_TOKEN` and optional settings."""
         env = os.environ if environ is None else environ
-        missing = [name for name in ("JIRA_BASE_URL", "JIRA_EMAIL", "JIRA_API_TOKEN") if not env.get(name)]
+        token = env.get("JIRA_API_TOKEN") or _token_from_secret(env.get("JIRA_API_TOKEN_SECRET"))
+        missing = [name for name in ("JIRA_BASE_URL", "JIRA_EMAIL") if not env.get(name)]
+        if not token:
+            missing.append("JIRA_API_TOKEN (or JIRA_API_TOKEN_SECRET)")
         if missing:
             raise JiraConfigError(f"Missing Jira settings: {', '.join(missing)}; set them in the environment")
         timeout_raw = env.get("JIRA_TIMEOUT_S", str(DEFAULT_TIMEOUT_S))
@@ -71,10 +75,19 @@ class JiraConfig:
         return cls(
             base_url=env["JIRA_BASE_URL"].rstrip("/"),
             email=env["JIRA_EMAIL"],
-            api_token=env["JIRA_API_TOKEN"],
+            api_token=token,
             timeout_s=timeout_s,
             subtask_issue_type=env.get("JIRA_SUBTASK_ISSUE_TYPE") or DEFAULT_SUBTASK_ISSUE_TYPE,
         )
+
+
+def _token_from_secret(secret_name: str | None) -> str | None:
+    if not secret_name:
+        return None
+    try:
+        return read_secret(secret_name)
+    except SecretUnavailableError as error:
+        raise JiraConfigError(f"Jira token unavailable: {error}") from None
 
 
 class JiraClient:

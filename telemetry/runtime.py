@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from typing import Any, TypeVar
 
 from opentelemetry import trace
@@ -24,6 +26,7 @@ from telemetry.log_redaction import install_log_redaction
 from telemetry.phi import redact_attributes
 from telemetry.processor import TelemetrySpanProcessor
 from telemetry.routing import RoutingTracerProvider, provider_in_use
+from telemetry.secrets import SecretUnavailableError, read_ssm_parameter
 
 logger = logging.getLogger(__name__)
 
@@ -109,7 +112,7 @@ def setup_telemetry(function: str, **overrides: Any) -> Telemetry:
         if existing is not None:
             return existing
 
-        settings = Settings.from_env(function, **overrides)
+        settings = _with_sentry_dsn(Settings.from_env(function, **overrides))
         sentry_bridge.init_sentry(settings)
         telemetry = build_telemetry(settings)
         _process.functions[function] = telemetry
@@ -119,6 +122,22 @@ def setup_telemetry(function: str, **overrides: Any) -> Telemetry:
             _process.instrumented = True
         install_log_redaction()
         return telemetry
+
+
+def _with_sentry_dsn(settings: Settings) -> Settings:
+    """Read the DSN from SSM when `SENTRY_DSN` is unset and `SENTRY_DSN_SSM_PARAMETER` names it.
+
+    A failed read leaves Sentry disabled and the handler working; the warning names the
+    parameter, never its value.
+    """
+    parameter = os.environ.get("SENTRY_DSN_SSM_PARAMETER", "").strip()
+    if settings.sentry_dsn or not parameter:
+        return settings
+    try:
+        return replace(settings, sentry_dsn=read_ssm_parameter(parameter))
+    except SecretUnavailableError as error:
+        logger.warning("Sentry is disabled: %s", error)
+        return settings
 
 
 def build_telemetry(settings: Settings) -> Telemetry:

@@ -69,6 +69,15 @@ def build_parser() -> argparse.ArgumentParser:
                            help="the gateway configuration (default: collector-config/gateway.yaml)")
     collector.add_argument("--check", action="store_true", help="only check; exit with 1 when out of date")
 
+    build = commands.add_parser(
+        "build",
+        help="build the Lambda deployment artifact",
+        description="Build one zip with the project and its pinned dependencies for the python3.11 "
+        "x86_64 Lambda runtime. The same sources and constraints give the same bytes.",
+    )
+    build.add_argument("--out", type=Path, default=Path("dist/clinisight-lambda.zip"),
+                       help="where to write the zip (default: dist/clinisight-lambda.zip)")
+
     collector_env = commands.add_parser(
         "collector-env",
         help="print the gateway collector's Sentry settings for a DSN",
@@ -97,6 +106,8 @@ def main(argv: list[str] | None = None) -> int:
         return _collector_config(args.file, check=args.check)
     if args.command == "collector-env":
         return _collector_env(args.sentry_dsn)
+    if args.command == "build":
+        return _build(args.out)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     try:
@@ -135,6 +146,25 @@ def _collector_config(path: Path, *, check: bool) -> int:
         print(f"{path} is out of date; run `clinisight-trace collector-config`", file=sys.stderr)
         return EXIT_FINDINGS
     print(f"{path} {'updated' if changed else 'is up to date'}", file=sys.stderr)
+    return EXIT_OK
+
+
+def _build(output: Path) -> int:
+    import subprocess
+
+    from handlers.local.artifact import build
+
+    source = Path(__file__).resolve().parents[2]
+    if not (source / "pyproject.toml").exists():
+        print("clinisight-trace: build runs from a checkout of the repository", file=sys.stderr)
+        return EXIT_USAGE
+    print(f"Building {output} (installs the pinned dependencies; about a minute)", file=sys.stderr)
+    try:
+        artifact = build(source, output)
+    except subprocess.CalledProcessError as error:
+        print(f"clinisight-trace: pip failed with status {error.returncode}", file=sys.stderr)
+        return EXIT_HANDLER_ERROR
+    print(f"{artifact.path}  {artifact.size_bytes / 1_048_576:.1f} MiB  sha256 {artifact.sha256}")
     return EXIT_OK
 
 

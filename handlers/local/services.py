@@ -11,15 +11,12 @@ The AWS calls go wherever boto3 is pointed (`AWS_ENDPOINT_URL`, LocalStack in th
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import logging
 import os
-import subprocess
 import sys
 import tempfile
 import time
-import zipfile
 from pathlib import Path
 
 logger = logging.getLogger("clinisight.services")
@@ -49,18 +46,11 @@ def function_environment() -> dict[str, str]:
 
 
 def build_package(source: Path) -> bytes:
-    """Install the project and its dependencies into a folder and return it as a zip."""
-    with tempfile.TemporaryDirectory() as target:
-        subprocess.run(
-            [sys.executable, "-m", "pip", "install", "--quiet", "--no-cache-dir", "--target", target, str(source)],
-            check=True,
-        )
-        buffer = io.BytesIO()
-        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-            for path in sorted(Path(target).rglob("*")):
-                if path.is_file() and "__pycache__" not in path.parts:
-                    archive.write(path, path.relative_to(target))
-        return buffer.getvalue()
+    """Build the deployment artifact from `source` and return its bytes."""
+    from handlers.local.artifact import build
+
+    with tempfile.TemporaryDirectory() as folder:
+        return build(source, Path(folder) / "clinisight-lambda.zip").path.read_bytes()
 
 
 def setup_localstack(source: Path) -> None:
