@@ -14,13 +14,16 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import processor_cost  # noqa: E402 - the path above makes the repository importable
+from bench import artifact, processor_cost  # noqa: E402 - the path above makes the repository importable
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Measure the telemetry pipeline's costs.")
     parser.add_argument("--quick", action="store_true", help="a smoke run with few repetitions")
     parser.add_argument("--json", type=Path, metavar="FILE", help="also write the figures to FILE as JSON")
+    parser.add_argument("--artifact", type=Path, metavar="ZIP",
+                        help="also measure the size and cold import time of this deployment artifact "
+                        "(build it with `clinisight-trace build`)")
     args = parser.parse_args(argv)
 
     repetitions, spans = (3, 200) if args.quick else (15, 2000)
@@ -30,6 +33,9 @@ def main(argv: list[str] | None = None) -> int:
                     "processor": platform.processor() or platform.machine()},
         "processor_cost_per_span": processor_cost.run(repetitions=repetitions, spans=spans),
     }
+    if args.artifact is not None:
+        print("Deployment artifact")
+        results["artifact"] = artifact.run(args.artifact, repetitions=3 if args.quick else 15)
     if args.json is not None:
         args.json.write_text(json.dumps(results, indent=2) + "\n")
         print(f"Wrote {args.json}")

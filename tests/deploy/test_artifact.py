@@ -66,7 +66,8 @@ def test_artifact_contents(artifact: Artifact) -> None:
     assert {"handlers/orchestrator.py", "handlers/tasksmith.py", "telemetry/runtime.py",
             "collector-config/lambda-extension.yaml"} <= names
     assert any(name.startswith("sentry_sdk/") for name in names)
-    assert not any("__pycache__" in name or name.endswith("direct_url.json") for name in names)
+    assert not any(name.endswith("direct_url.json") for name in names)
+    assert "handlers/__pycache__/orchestrator.cpython-311.pyc" in names
     assert not any(name.startswith(("tests/", "bench/", "examples/")) for name in names)
 
 
