@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 EVENT ?= examples/events/epic_created_direct.json
 
-.PHONY: setup demo test clean
+.PHONY: setup demo test build clean
 
 $(BIN)/clinisight-trace: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,5 +22,8 @@ test: setup
 	$(BIN)/ruff check telemetry handlers tests bench
 	$(BIN)/python -m pytest
 
+build: setup
+	$(BIN)/clinisight-trace build
+
 clean:
-	rm -rf $(VENV) out .pytest_cache
+	rm -rf $(VENV) out dist .pytest_cache
