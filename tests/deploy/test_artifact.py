@@ -16,6 +16,7 @@ from botocore.exceptions import ClientError
 
 from handlers.local.artifact import Artifact, build
 from handlers.local.jira_standin import JiraStandIn
+from handlers.local.runner import LocalRun
 from handlers.local.sentry_sink import SentrySink
 from handlers.state_store import create_table
 from tests.deploy.conftest import REPO_ROOT
@@ -71,13 +72,14 @@ def test_artifact_contents(artifact: Artifact) -> None:
     assert not any(name.startswith(("tests/", "bench/", "examples/")) for name in names)
 
 
-def test_handlers_run_from_artifact_alone(artifact: Artifact, aws_endpoint: str, tmp_path: Path) -> None:
+def test_handlers_run_from_artifact_alone(artifact: Artifact, aws_endpoint: str, local_run: LocalRun,
+                                          tmp_path: Path) -> None:
     unpacked = tmp_path / "task"
     with zipfile.ZipFile(artifact.path) as archive:
         archive.extractall(unpacked)
 
     # moto's server shares its backends with the session's in-process moto, so the table and the
-    # function may already exist there.
+    # function may already exist there; `local_run` has just emptied the table.
     credentials = {"region_name": "us-east-1", "aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
     with contextlib.suppress(ClientError):
         create_table(boto3.client("dynamodb", endpoint_url=aws_endpoint, **credentials))

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
+from handlers.local.runner import LocalRun
 from tests.canaries import leaked
 from tests.examples import EVENTS_DIR
 
@@ -205,7 +206,9 @@ def aws_endpoint() -> Iterator[str]:
     server.stop()
 
 
-def test_endpoint_url_runs_against_real_endpoint(aws_endpoint: str, tmp_path: Path) -> None:
+def test_endpoint_url_runs_against_real_endpoint(aws_endpoint: str, local_run: LocalRun, tmp_path: Path) -> None:
+    # moto's server shares its backends with the session's in-process moto; `local_run` has
+    # just emptied the state table there.
     result = run_cli("invoke", "orchestrator", "examples/events/epic_created_direct.json",
                      "--endpoint-url", aws_endpoint, "--out", str(tmp_path))
     assert result.returncode == 0, result.stderr
