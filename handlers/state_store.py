@@ -8,12 +8,14 @@ an error type and counters. No issue text is stored.
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 import boto3
 from botocore.config import Config
+from botocore.exceptions import ClientError
 
 DEFAULT_TABLE_NAME = "ClinisightAgentState"
 
@@ -81,6 +83,71 @@ class StateStore:
 
     def put(self, state: AgentState) -> None:
         self.client.put_item(TableName=self.table_name, Item=state.to_item())
+
+    def claim(self, agent_name: str, entity_id: str, *, owner: str, lease_s: int) -> bool:
+        """Take the work on an entity for `owner`, keeping the subtasks recorded so far.
+
+        The write succeeds only when no one holds the work: the entity is new, its last attempt
+        failed, or the holder's lease has expired (a crashed or timed-out invocation). Returns
+        False when another invocation holds it or it is completed.
+        """
+        now = int(time.time())
+        try:
+            self.client.update_item(
+                TableName=self.table_name,
+                Key=_key(agent_name, entity_id),
+                UpdateExpression=(
+                    "SET #status = :in_progress, #owner = :owner, lease_until = :lease_until, "
+                    "updated_at = :updated_at, subtask_keys = if_not_exists(subtask_keys, :empty), "
+                    "attempts = if_not_exists(attempts, :zero) + :one REMOVE error_type"
+                ),
+                ConditionExpression=(
+                    "attribute_not_exists(entity_id) OR #status = :failed "
+                    "OR (#status = :in_progress AND lease_until < :now)"
+                ),
+                ExpressionAttributeNames={"#status": "status", "#owner": "owner"},
+                ExpressionAttributeValues={
+                    ":in_progress": {"S": "in_progress"}, ":failed": {"S": "failed"},
+                    ":owner": {"S": owner}, ":lease_until": {"N": str(now + lease_s)},
+                    ":now": {"N": str(now)}, ":updated_at": {"S": _now()}, ":empty": {"L": []},
+                    ":zero": {"N": "0"}, ":one": {"N": "1"},
+                },
+            )
+        except ClientError as error:
+            if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+    def record_subtask(self, agent_name: str, entity_id: str, *, owner: str, subtask_key: str) -> None:
+        """Append a created subtask's key, so a retry does not create it again."""
+        self._update_owned(agent_name, entity_id, owner, "SET subtask_keys = list_append(subtask_keys, :key)",
+                           {":key": {"L": [{"S": subtask_key}]}})
+
+    def finish(self, agent_name: str, entity_id: str, *, owner: str, status: str,
+               error_type: str | None = None) -> None:
+        """Record the outcome, only while `owner` still holds the work."""
+        expression = "SET #status = :status, updated_at = :updated_at REMOVE lease_until"
+        values: dict[str, Any] = {":status": {"S": status}, ":updated_at": {"S": _now()}}
+        if error_type:
+            expression = "SET #status = :status, updated_at = :updated_at, error_type = :error_type REMOVE lease_until"
+            values[":error_type"] = {"S": error_type}
+        self._update_owned(agent_name, entity_id, owner, expression, values, names={"#status": "status"})
+
+    def _update_owned(self, agent_name: str, entity_id: str, owner: str, expression: str,
+                      values: dict[str, Any], names: dict[str, str] | None = None) -> None:
+        self.client.update_item(
+            TableName=self.table_name,
+            Key=_key(agent_name, entity_id),
+            UpdateExpression=expression,
+            ConditionExpression="#owner = :owner",
+            ExpressionAttributeNames={"#owner": "owner", **(names or {})},
+            ExpressionAttributeValues={":owner": {"S": owner}, **values},
+        )
+
+
+def _key(agent_name: str, entity_id: str) -> dict[str, Any]:
+    return {"agent_name": {"S": agent_name}, "entity_id": {"S": entity_id}}
 
 
 def create_table(client: Any, table_name: str = DEFAULT_TABLE_NAME) -> None:

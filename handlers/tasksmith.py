@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -20,7 +21,7 @@ from typing import Any
 from opentelemetry import trace
 
 from handlers.jira_client import JiraClient, JiraConfig
-from handlers.state_store import AgentState, StateStore
+from handlers.state_store import StateStore
 from handlers.subtasks import derive_subtasks
 from handlers.webhook import ISSUE_KEY, PROJECT_KEY, InvalidEventError
 from telemetry import annotate_invocation, capture_warning, setup_telemetry
@@ -31,6 +32,9 @@ tracer = trace.get_tracer(__name__)
 logger = logging.getLogger(__name__)
 
 AGENT_NAME = "tasksmith"
+# Lambda's maximum timeout is 15 minutes, so a claim older than that belongs to an invocation
+# that crashed or timed out.
+CLAIM_LEASE_S = 15 * 60
 
 
 @dataclass(frozen=True)
@@ -67,7 +71,8 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
     annotate_invocation(
         event_type=request.event_type, issue_key=request.issue_key, project_key=request.project_key
     )
-    return decompose_epic(request, jira=jira_client(), store=state_store())
+    owner = str(getattr(context, "aws_request_id", "") or uuid.uuid4())
+    return decompose_epic(request, jira=jira_client(), store=state_store(), owner=owner)
 
 
 def parse_request(event: Any) -> EpicRequest:
@@ -89,20 +94,24 @@ def parse_request(event: Any) -> EpicRequest:
     return EpicRequest(**values)
 
 
-def decompose_epic(request: EpicRequest, *, jira: JiraClient, store: StateStore) -> dict[str, Any]:
-    """Create one subtask per derived item and record the outcome in the state table."""
+def decompose_epic(request: EpicRequest, *, jira: JiraClient, store: StateStore,
+                   owner: str) -> dict[str, Any]:
+    """Create one subtask per derived item and record the outcome in the state table.
+
+    Lambda retries a failed async invocation, and Jira can deliver the same webhook twice, so
+    the work is claimed with a conditional write first (see `StateStore.claim`). Each created
+    subtask is recorded at once, and a retry skips the subtasks an earlier attempt created.
+    """
     previous = store.get(AGENT_NAME, request.issue_key)
     if previous is not None and previous.status == "completed":
         logger.info("Epic %s was already decomposed; nothing to do", request.issue_key)
         return {"status": "already_completed", "issue_key": request.issue_key,
                 "subtasks": list(previous.subtask_keys)}
+    if not store.claim(AGENT_NAME, request.issue_key, owner=owner, lease_s=CLAIM_LEASE_S):
+        logger.info("Epic %s is being decomposed by another invocation; skipped", request.issue_key)
+        return {"status": "in_progress_elsewhere", "issue_key": request.issue_key}
 
-    # NOTE: a retry after a failed attempt creates every subtask again, including those the
-    # failed attempt created; only a completed epic is skipped.
-    attempts = (previous.attempts if previous else 0) + 1
-    store.put(AgentState(agent_name=AGENT_NAME, entity_id=request.issue_key, status="in_progress",
-                         attempts=attempts))
-    created: list[str] = []
+    created = list(previous.subtask_keys) if previous is not None else []
     try:
         with tracer.start_as_current_span("tasksmith.decompose_epic") as span:
             span.set_attribute(attrs.JIRA_ISSUE_KEY, request.issue_key)
@@ -110,28 +119,26 @@ def decompose_epic(request: EpicRequest, *, jira: JiraClient, store: StateStore)
             fields = epic.get("fields") if isinstance(epic.get("fields"), Mapping) else {}
             summaries = derive_subtasks(fields.get("description"))
             span.set_attribute(attrs.SUBTASK_COUNT, len(summaries))
-            for summary in summaries:
-                created.append(
-                    jira.create_subtask(project_key=request.project_key, parent_key=request.issue_key,
-                                        summary=summary)
-                )
+            # NOTE: earlier attempts are matched by position, so an epic whose description
+            # changed between attempts can end with a missing or an extra subtask.
+            for summary in summaries[len(created):]:
+                key = jira.create_subtask(project_key=request.project_key, parent_key=request.issue_key,
+                                          summary=summary)
+                store.record_subtask(AGENT_NAME, request.issue_key, owner=owner, subtask_key=key)
+                created.append(key)
     except Exception as exc:
-        _save_failure(store, request, attempts, created, exc)
+        _save_failure(store, request, owner, exc)
         raise
 
-    store.put(AgentState(agent_name=AGENT_NAME, entity_id=request.issue_key, status="completed",
-                         attempts=attempts, subtask_keys=tuple(created)))
+    store.finish(AGENT_NAME, request.issue_key, owner=owner, status="completed")
     logger.info("Epic %s decomposed into %d subtasks", request.issue_key, len(created))
     return {"status": "completed", "issue_key": request.issue_key, "subtasks": created}
 
 
-def _save_failure(store: StateStore, request: EpicRequest, attempts: int, created: list[str],
-                  exc: Exception) -> None:
-    """Record the error type and the subtasks created so far; the message is left out."""
-    failed = AgentState(agent_name=AGENT_NAME, entity_id=request.issue_key, status="failed",
-                        attempts=attempts, subtask_keys=tuple(created), error_type=type(exc).__name__)
+def _save_failure(store: StateStore, request: EpicRequest, owner: str, exc: Exception) -> None:
+    """Record the error type; the message is left out. Created subtasks are already recorded."""
     try:
-        store.put(failed)
+        store.finish(AGENT_NAME, request.issue_key, owner=owner, status="failed", error_type=type(exc).__name__)
     except Exception as store_error:  # noqa: BLE001 - the original error is re-raised by the caller
         logger.error("Could not save the failure state of epic %s: %s", request.issue_key,
                      type(store_error).__name__)

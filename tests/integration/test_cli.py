@@ -70,12 +70,12 @@ def test_epic_example_prints_one_tree_over_both_functions(tmp_path: Path) -> Non
     assert sum(1 for line in lines if line.startswith("Trace ")) == 1
     assert "services: clinisight-orchestrator, clinisight-tasksmith" in lines[0]
     assert any("clinisight-tasksmith  SERVER" in line for line in lines)
-    assert any("DynamoDB.PutItem  CLIENT" in line for line in lines)
+    assert any("DynamoDB.UpdateItem  CLIENT" in line for line in lines)
     assert "Sentry: 2 transactions, 0 warnings, 0 errors (2 envelopes received" in result.stdout
-    assert "Spans: 12 spans in 1 trace; 0 flagged" in result.stdout
+    assert "Spans: 15 spans in 1 trace; 0 flagged" in result.stdout
 
     spans = [json.loads(line) for line in (tmp_path / "spans.jsonl").read_text().splitlines()]
-    assert len(spans) == 12
+    assert len(spans) == 15
     assert all(set(span) == SPAN_KEYS for span in spans)
     assert {span["kind"] for span in spans} == {"SERVER", "CLIENT", "INTERNAL"}
     items = [json.loads(line) for line in (tmp_path / "sentry.jsonl").read_text().splitlines()]
@@ -86,8 +86,8 @@ def test_phi_example_flags_slow_calls_and_leaks_nothing(tmp_path: Path) -> None:
     result = run_cli("invoke", "orchestrator", "examples/events/epic_created_with_fake_phi.json",
                      "--out", str(tmp_path), "--dynamodb-latency-ms", "120")
     assert result.returncode == 0, result.stderr
-    assert result.stdout.count("[SLOW DynamoDB > 100 ms]") == 3
-    assert "3 warnings" in result.stdout
+    assert result.stdout.count("[SLOW DynamoDB > 100 ms]") == 6
+    assert "6 warnings" in result.stdout
     for output in (result.stdout, result.stderr, (tmp_path / "spans.jsonl").read_text(),
                    (tmp_path / "sentry.jsonl").read_text()):
         assert leaked(output) == []
@@ -104,7 +104,7 @@ def test_otlp_endpoint_receives_redacted_spans(
              for scope_spans in resource_spans.scope_spans for span in scope_spans.spans]
     assert sorted(names) == sorted([
         "clinisight-orchestrator", "orchestrator.route", "Lambda.Invoke", "clinisight-tasksmith",
-        "DynamoDB.GetItem", "DynamoDB.PutItem", "DynamoDB.PutItem", "tasksmith.decompose_epic",
+        "DynamoDB.GetItem", *["DynamoDB.UpdateItem"] * 5, "tasksmith.decompose_epic",
         "GET", "POST", "POST", "POST",
     ])
     for request in received:
@@ -215,7 +215,7 @@ def test_endpoint_url_runs_against_real_endpoint(aws_endpoint: str, local_run: L
     assert "services: clinisight-orchestrator, clinisight-tasksmith" in result.stdout
     spans = [json.loads(line) for line in (tmp_path / "spans.jsonl").read_text().splitlines()]
     dynamodb = [s for s in spans if s["name"].startswith("DynamoDB.")]
-    assert len(dynamodb) == 3
+    assert len(dynamodb) == 6
     assert all(s["attributes"]["server.address"] == "127.0.0.1" for s in dynamodb)
 
     import boto3

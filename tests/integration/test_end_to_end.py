@@ -64,7 +64,8 @@ def test_dynamodb_and_jira_spans_present(local_run: LocalRun) -> None:
     run_example(local_run, "epic_created_direct.json")
     names = [s.name for s in local_run.spans()]
     assert names.count("DynamoDB.GetItem") == 1
-    assert names.count("DynamoDB.PutItem") == 2
+    # One claim, one record per created subtask, one completion.
+    assert names.count("DynamoDB.UpdateItem") == 5
     assert names.count("GET") == 1
     assert names.count("POST") == 3
     jira_get = next(s for s in local_run.spans() if s.name == "GET")
@@ -109,15 +110,15 @@ def test_slow_calls_flagged_and_warned(local_run: LocalRun) -> None:
     local_run.aws.dynamodb_latency_ms = 150
     run_example(local_run, "epic_created_with_fake_phi.json")
     dynamodb_spans = [s for s in local_run.spans() if s.name.startswith("DynamoDB.")]
-    assert len(dynamodb_spans) == 3
+    assert len(dynamodb_spans) == 6
     assert all(s.attributes[attrs.DYNAMODB_SLOW] is True for s in dynamodb_spans)
     assert all(s.attributes[attrs.DYNAMODB_SLOW_THRESHOLD_MS] == 100 for s in dynamodb_spans)
 
     warnings = [e for e in sentry_events(local_run, "warning") if e.get("fingerprint", [""])[0] == "slow-dynamodb"]
-    assert len(warnings) == 3
+    assert len(warnings) == 6
     assert {tuple(w["fingerprint"]) for w in warnings} == {
         ("slow-dynamodb", "GetItem", DEFAULT_TABLE_NAME),
-        ("slow-dynamodb", "PutItem", DEFAULT_TABLE_NAME),
+        ("slow-dynamodb", "UpdateItem", DEFAULT_TABLE_NAME),
     }
     trace_id = format_trace_id(dynamodb_spans[0].context.trace_id)
     assert all(w["contexts"]["trace"]["trace_id"] == trace_id for w in warnings)

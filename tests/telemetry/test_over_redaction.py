@@ -65,7 +65,7 @@ def test_operational_values_survive_end_to_end(local_run: LocalRun) -> None:
     assert tasksmith.attributes["faas.invocation_id"] == results[1].request_id
     assert tasksmith.attributes["cloud.resource_id"] == (
         "arn:aws:lambda:us-east-1:123456789012:function:clinisight-tasksmith")
-    put = next(s for s in spans if s.name == "DynamoDB.PutItem")
+    put = next(s for s in spans if s.name == "DynamoDB.UpdateItem")
     assert put.attributes["aws.dynamodb.table_names"] == ("ClinisightAgentState",)
     assert put.attributes["http.status_code"] == 200
     assert put.attributes["aws.request_id"]
@@ -84,4 +84,4 @@ def test_operational_values_survive_end_to_end(local_run: LocalRun) -> None:
     assert tasksmith_transaction["tags"]["service"] == "clinisight-tasksmith"
     assert tasksmith_transaction["contexts"]["jira"]["issue_key"] == "CLIN-42"
     descriptions = {span["description"] for span in tasksmith_transaction["spans"]}
-    assert {"DynamoDB.GetItem", "DynamoDB.PutItem", "tasksmith.decompose_epic"} <= descriptions
+    assert {"DynamoDB.GetItem", "DynamoDB.UpdateItem", "tasksmith.decompose_epic"} <= descriptions
