@@ -6,9 +6,13 @@ that Jira rejected. They never carry response text, because Jira echoes issue co
 
 from __future__ import annotations
 
+import logging
 import os
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -17,9 +21,14 @@ import requests
 from telemetry.phi import PhiSafeError
 from telemetry.secrets import SecretUnavailableError, read_secret
 
+logger = logging.getLogger(__name__)
+
 DEFAULT_TIMEOUT_S = 10.0
 CONNECT_TIMEOUT_S = 3.05
 DEFAULT_SUBTASK_ISSUE_TYPE = "Subtask"
+MAX_ATTEMPTS = 3
+# First retry delay when Jira gives no Retry-After, doubled on each further retry.
+BACKOFF_S = 0.5
 # Only what TaskSmith reads: the description is decomposed, the project names the subtasks' home.
 EPIC_FIELDS = "summary,description,project,issuetype"
 
@@ -94,6 +103,9 @@ class JiraClient:
     """Read issues and create subtasks through the Jira Cloud REST API v3."""
 
     def __init__(self, config: JiraConfig, *, session: requests.Session | None = None) -> None:
+        # A monotonic time after which no retry may start; the handler sets it from the
+        # invocation's remaining time. None allows retries without a deadline.
+        self.retry_deadline: float | None = None
         self._config = config
         self._session = session or requests.Session()
         self._session.auth = (config.email, config.api_token)
@@ -124,20 +136,67 @@ class JiraClient:
         return key
 
     def _request(self, method: str, path: str, operation: str, **kwargs: Any) -> requests.Response:
-        try:
-            response = self._session.request(
-                method,
-                self._config.base_url + path,
-                timeout=(CONNECT_TIMEOUT_S, self._config.timeout_s),
-                **kwargs,
-            )
-        except requests.Timeout:
-            raise JiraError(operation, reason="timed out") from None
-        except requests.RequestException as exc:
-            raise JiraError(operation, reason=f"{type(exc).__name__}") from None
-        if response.status_code >= 400:
-            raise JiraError(operation, status=response.status_code, fields=_rejected_fields(response))
-        return response
+        """Send one request, retrying what is safe to retry while time remains.
+
+        HTTP 429 is retried for any method, after `Retry-After` when Jira sends it, because a
+        rate-limited request was not processed. 5xx, timeouts and connection failures are
+        retried for GET only: a failed POST may still have created the issue.
+        """
+        for attempt in range(1, MAX_ATTEMPTS + 1):
+            failure: JiraError | None = None
+            response: requests.Response | None = None
+            try:
+                response = self._session.request(
+                    method,
+                    self._config.base_url + path,
+                    timeout=(CONNECT_TIMEOUT_S, self._config.timeout_s),
+                    **kwargs,
+                )
+            except requests.Timeout:
+                failure = JiraError(operation, reason="timed out")
+            except requests.RequestException as exc:
+                failure = JiraError(operation, reason=f"{type(exc).__name__}")
+            if response is not None and response.status_code < 400:
+                return response
+            if response is not None:
+                failure = JiraError(operation, status=response.status_code, fields=_rejected_fields(response))
+
+            wait_s = self._retry_wait_s(method, response, attempt)
+            if wait_s is None or attempt == MAX_ATTEMPTS:
+                raise failure  # type: ignore[misc]  # set in every branch that reaches here
+            logger.warning("Jira %s failed (%s); retrying in %.1f s, attempt %d of %d",
+                           operation, str(failure).rsplit(": ", 1)[-1], wait_s, attempt + 1, MAX_ATTEMPTS)
+            time.sleep(wait_s)
+        raise AssertionError("unreachable: the last attempt returns or raises")
+
+    def _retry_wait_s(self, method: str, response: requests.Response | None, attempt: int) -> float | None:
+        """Return how long to wait before retrying, or None when the call must not be retried."""
+        status = response.status_code if response is not None else None
+        if status == 429:
+            wait_s = _retry_after_s(response) or BACKOFF_S * 2 ** (attempt - 1)
+        elif method == "GET" and (status is None or status >= 500):
+            wait_s = BACKOFF_S * 2 ** (attempt - 1)
+        else:
+            return None
+        if self.retry_deadline is not None and time.monotonic() + wait_s > self.retry_deadline:
+            return None
+        return wait_s
+
+
+def _retry_after_s(response: requests.Response | None) -> float | None:
+    """Return the seconds in a `Retry-After` header (seconds or an HTTP date), if any."""
+    value = response.headers.get("Retry-After") if response is not None else None
+    if not value:
+        return None
+    try:
+        return max(float(value), 0.0)
+    except ValueError:
+        pass
+    try:
+        moment = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max((moment - datetime.now(UTC)).total_seconds(), 0.0)
 
 
 def _json_object(response: requests.Response, operation: str) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -35,6 +36,8 @@ AGENT_NAME = "tasksmith"
 # Lambda's maximum timeout is 15 minutes, so a claim older than that belongs to an invocation
 # that crashed or timed out.
 CLAIM_LEASE_S = 15 * 60
+# Time kept free at the end of an invocation for the state write and the telemetry flush.
+RETRY_RESERVE_S = 5.0
 
 
 @dataclass(frozen=True)
@@ -72,7 +75,17 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
         event_type=request.event_type, issue_key=request.issue_key, project_key=request.project_key
     )
     owner = str(getattr(context, "aws_request_id", "") or uuid.uuid4())
-    return decompose_epic(request, jira=jira_client(), store=state_store(), owner=owner)
+    jira = jira_client()
+    jira.retry_deadline = _retry_deadline(context)
+    return decompose_epic(request, jira=jira, store=state_store(), owner=owner)
+
+
+def _retry_deadline(context: Any) -> float | None:
+    """Return the monotonic time after which Jira retries stop, leaving time to record state."""
+    get_remaining = getattr(context, "get_remaining_time_in_millis", None)
+    if get_remaining is None:
+        return None
+    return time.monotonic() + max(get_remaining() / 1000.0 - RETRY_RESERVE_S, 0.0)
 
 
 def parse_request(event: Any) -> EpicRequest:

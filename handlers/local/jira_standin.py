@@ -38,6 +38,7 @@ class Failure:
     status: int
     body: dict[str, Any]
     delay_s: float = 0.0
+    headers: dict[str, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -98,12 +99,13 @@ class JiraStandIn(LoopbackServer):
             ]
 
     def fail_next(self, method: str, path_prefix: str, *, status: int = 500,
-                  body: dict[str, Any] | None = None, delay_s: float = 0.0) -> None:
+                  body: dict[str, Any] | None = None, delay_s: float = 0.0,
+                  headers: dict[str, str] | None = None) -> None:
         """Make the next request matching `method` and `path_prefix` fail or wait."""
         with self._lock:
             self._failures.append(Failure(method, path_prefix, status,
                                           body or {"errorMessages": ["Internal server error"], "errors": {}},
-                                          delay_s))
+                                          delay_s, headers))
 
     def _allocate_id(self) -> int:
         self._next_id += 1
@@ -189,7 +191,7 @@ def _handler_class(jira: JiraStandIn) -> type[BaseHTTPRequestHandler]:
             if failure is not None:
                 time.sleep(failure.delay_s)
                 if failure.status:
-                    self._reply(failure.status, failure.body)
+                    self._reply(failure.status, failure.body, failure.headers)
                     return
 
             match = _ISSUE_PATH.match(path)
@@ -203,7 +205,7 @@ def _handler_class(jira: JiraStandIn) -> type[BaseHTTPRequestHandler]:
             else:
                 self._reply(404, {"errorMessages": ["No such endpoint in the Jira stand-in."], "errors": {}})
 
-        def _reply(self, status: int, body: dict[str, Any]) -> None:
-            self.reply(status, body, content_type="application/json;charset=UTF-8")
+        def _reply(self, status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> None:
+            self.reply(status, body, content_type="application/json;charset=UTF-8", headers=headers)
 
     return JiraHandler

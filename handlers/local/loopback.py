@@ -16,9 +16,12 @@ ServerT = TypeVar("ServerT", bound="LoopbackServer")
 class JsonHandler(BaseHTTPRequestHandler):
     """A request handler that replies with JSON and logs requests at DEBUG level only."""
 
-    def reply(self, status: int, body: dict[str, Any], content_type: str = "application/json") -> None:
+    def reply(self, status: int, body: dict[str, Any], content_type: str = "application/json",
+              headers: dict[str, str] | None = None) -> None:
         data = json.dumps(body).encode()
         self.send_response(status)
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
