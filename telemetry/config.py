@@ -19,6 +19,7 @@ value logs a warning that names the variable (never its value) and falls back to
 | `CLINISIGHT_SLOW_DYNAMODB_MS` | a DynamoDB call strictly longer than this is slow, in ms | `100` |
 | `CLINISIGHT_FLUSH_BUDGET_MS` | longest end-of-invocation flush, in ms | `2000` |
 | `CLINISIGHT_FLUSH_MARGIN_MS` | time kept free before the Lambda deadline, in ms | `500` |
+| `CLINISIGHT_TIMEOUT_WARNING_MS` | warn Sentry and flush this long before the deadline, in ms; 0 disables | `1500` |
 | `CLINISIGHT_TRACE_PROPAGATION_TARGETS` | comma-separated hosts that receive trace headers | empty |
 """
 
@@ -39,6 +40,8 @@ DEFAULT_REGION = "us-east-1"
 DEFAULT_SLOW_DYNAMODB_MS = 100.0
 DEFAULT_FLUSH_BUDGET_MS = 2000
 DEFAULT_FLUSH_MARGIN_MS = 500
+# Sentry's AwsLambdaIntegration warns 1.5 s before the deadline (sentry-sdk 2.76); the same here.
+DEFAULT_TIMEOUT_WARNING_MS = 1500
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -59,6 +62,7 @@ class Settings:
     slow_dynamodb_ms: float = DEFAULT_SLOW_DYNAMODB_MS
     flush_budget_ms: int = DEFAULT_FLUSH_BUDGET_MS
     flush_margin_ms: int = DEFAULT_FLUSH_MARGIN_MS
+    timeout_warning_ms: int = DEFAULT_TIMEOUT_WARNING_MS
     propagation_targets: tuple[str, ...] = field(default=())
 
     @classmethod
@@ -100,6 +104,9 @@ class Settings:
             ),
             flush_margin_ms=_parse(
                 env, "CLINISIGHT_FLUSH_MARGIN_MS", _non_negative_int, DEFAULT_FLUSH_MARGIN_MS
+            ),
+            timeout_warning_ms=_parse(
+                env, "CLINISIGHT_TIMEOUT_WARNING_MS", _non_negative_int, DEFAULT_TIMEOUT_WARNING_MS
             ),
             propagation_targets=_hosts(env.get("CLINISIGHT_TRACE_PROPAGATION_TARGETS", "")),
         )

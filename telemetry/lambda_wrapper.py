@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextvars
 import functools
+import threading
 from collections.abc import Callable, Mapping
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
@@ -47,13 +49,52 @@ def wrap_handler(
                 with trace.use_span(
                     span, end_on_exit=False, record_exception=False, set_status_on_exception=False
                 ):
-                    return _call_reporting_errors(handler, event, context, span)
+                    timer = _start_timeout_warning(telemetry, context)
+                    try:
+                        return _call_reporting_errors(handler, event, context, span)
+                    finally:
+                        if timer is not None:
+                            timer.cancel()
             finally:
                 _invocation_span.reset(token)
                 span.end()
                 telemetry.flush(remaining_ms=_remaining_ms(context))
 
     return traced_handler
+
+
+def _start_timeout_warning(telemetry: Telemetry, context: Any) -> threading.Timer | None:
+    """Arrange a Sentry warning and a flush shortly before the Lambda deadline.
+
+    Lambda stops a timed-out function without running any more of its code, so the warning
+    and the spans finished so far must leave before that. The timer runs in the invocation's
+    context copy, so the warning carries the invocation's trace.
+    """
+    remaining_ms = _remaining_ms(context)
+    margin_ms = telemetry.settings.timeout_warning_ms
+    # An invocation that starts with less time than the margin would warn every time; skip it.
+    if remaining_ms is None or margin_ms <= 0 or remaining_ms <= margin_ms:
+        return None
+    invocation_context = contextvars.copy_context()
+    timer = threading.Timer(
+        (remaining_ms - margin_ms) / 1000.0,
+        invocation_context.run,
+        args=(_warn_before_timeout, telemetry, margin_ms),
+    )
+    timer.daemon = True
+    timer.start()
+    return timer
+
+
+def _warn_before_timeout(telemetry: Telemetry, margin_ms: int) -> None:
+    with guarded("warn before Lambda timeout"):
+        name = telemetry.settings.faas_name
+        sentry_bridge.capture_warning(
+            f"Lambda invocation of {name} is about to time out: {margin_ms} ms or less left",
+            fingerprint=["lambda-timeout", name],
+        )
+    with guarded("flush before Lambda timeout"):
+        telemetry.flush(remaining_ms=margin_ms)
 
 
 def _call_reporting_errors(handler: Callable[[Any, Any], R], event: Any, context: Any, span: trace.Span) -> R:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import time
 
 import boto3
 import requests
+from opentelemetry import trace
 from opentelemetry.instrumentation.botocore import BotocoreInstrumentor
 from opentelemetry.instrumentation.requests import RequestsInstrumentor
 from opentelemetry.propagate import get_global_textmap, set_global_textmap
@@ -164,3 +166,37 @@ def test_flush_skipped_near_deadline(local_run: LocalRun) -> None:
     # 300 ms left is under the 500 ms safety margin, so no flush is attempted.
     assert noop({}, LocalContext("clinisight-orchestrator", timeout_s=0.3)) == "ok"
     assert [s.name for s in local_run.spans()] == ["clinisight-orchestrator"]
+
+
+def test_warning_before_lambda_timeout(local_run: LocalRun) -> None:
+    from handlers.orchestrator import telemetry
+
+    tracer = trace.get_tracer("tests.timeout")
+
+    @telemetry.lambda_handler
+    def slow(event: object, context: object) -> str:
+        with tracer.start_as_current_span("finished before the deadline"):
+            pass
+        time.sleep(1.0)
+        return "late"
+
+    # 1.8 s left and a 1.5 s warning margin: the warning fires after about 0.3 s.
+    assert slow({}, LocalContext("clinisight-orchestrator", timeout_s=1.8)) == "late"
+    assert local_run.sentry_sink is not None
+    warnings = [item.json() for item in local_run.sentry_sink.items("event")]
+    assert [w["fingerprint"] for w in warnings] == [["lambda-timeout", "clinisight-orchestrator"]]
+    server = next(s for s in local_run.spans() if s.name == "clinisight-orchestrator")
+    assert warnings[0]["contexts"]["trace"]["trace_id"] == format_trace_id(server.context.trace_id)
+
+
+def test_no_warning_when_invocation_ends_in_time(local_run: LocalRun) -> None:
+    from handlers.orchestrator import telemetry
+
+    @telemetry.lambda_handler
+    def quick(event: object, context: object) -> str:
+        return "ok"
+
+    assert quick({}, LocalContext("clinisight-orchestrator", timeout_s=2.0)) == "ok"
+    time.sleep(0.7)
+    assert local_run.sentry_sink is not None
+    assert local_run.sentry_sink.items("event") == []
