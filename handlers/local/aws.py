@@ -34,6 +34,8 @@ from handlers.state_store import create_table
 logger = logging.getLogger(__name__)
 
 FAKE_ACCOUNT_ID = "123456789012"
+# Key in botocore's per-request context that carries a captured invocation to after-call.
+_PENDING_KEY = "clinisight_async_invocation"
 REGION = "us-east-1"
 # Credentials that only moto accepts, so a local run can never reach a real account.
 FAKE_CREDENTIALS = {
@@ -88,6 +90,7 @@ class LocalAws:
         boto3.setup_default_session()
         events = boto3.DEFAULT_SESSION.events
         events.register("before-call.lambda.Invoke", self._capture_invoke)
+        events.register("after-call.lambda.Invoke", self._queue_accepted_invoke)
         events.register("before-call.dynamodb", self._add_latency)
         if self.endpoint_url:
             self._ensure_table()
@@ -144,7 +147,8 @@ class LocalAws:
                 if error.response["Error"]["Code"] != "ResourceInUseException":
                     raise
 
-    def _capture_invoke(self, params: dict[str, Any], **_: Any) -> tuple[AWSResponse, dict[str, Any]] | None:
+    def _capture_invoke(self, params: dict[str, Any], context: dict[str, Any],
+                        **_: Any) -> tuple[AWSResponse, dict[str, Any]] | None:
         headers = params.get("headers") or {}
         if headers.get("X-Amz-Invocation-Type") != "Event":
             return None
@@ -153,8 +157,8 @@ class LocalAws:
         function_name = unquote(path_parts[3]) if len(path_parts) > 3 else ""
         body = params.get("body") or b""
         payload = body if isinstance(body, bytes) else str(body).encode()
-        with self._lock:
-            self._pending.append(AsyncInvocation(function_name, payload))
+        # Queued only once the call is accepted (see `_queue_accepted_invoke`), as Lambda would.
+        context[_PENDING_KEY] = AsyncInvocation(function_name, payload)
         if not self.endpoint_url:
             return None  # moto answers the call itself
         # A response returned from a before-call hook replaces the HTTP call (botocore 1.44).
@@ -163,6 +167,12 @@ class LocalAws:
         return http, {"StatusCode": 202, "Payload": StreamingBody(io.BytesIO(b""), 0),
                       "ResponseMetadata": {"RequestId": request_id, "HTTPStatusCode": 202, "HTTPHeaders": {},
                                            "RetryAttempts": 0}}
+
+    def _queue_accepted_invoke(self, parsed: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
+        invocation = context.pop(_PENDING_KEY, None)
+        if invocation is not None and parsed.get("StatusCode") == 202:
+            with self._lock:
+                self._pending.append(invocation)
 
     def _add_latency(self, **_: Any) -> None:
         if self.dynamodb_latency_ms > 0:
