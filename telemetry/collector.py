@@ -89,13 +89,15 @@ def sentry_otlp_settings(dsn: str) -> dict[str, str]:
     authenticated with `x-sentry-auth: sentry sentry_key=<public key>`
     (https://docs.sentry.io/concepts/otlp/direct/traces/).
     """
-    parts = urlsplit(dsn)
-    project = parts.path.strip("/").rsplit("/", 1)[-1]
-    if not parts.scheme or not parts.hostname or not parts.username or not project:
-        raise ValueError("invalid Sentry DSN: expected <scheme>://<public key>@<host>/<project id>")
+    parts = urlsplit(dsn.strip())
+    path, _, project = parts.path.rstrip("/").rpartition("/")
+    if (parts.scheme not in ("http", "https") or not parts.hostname or not parts.username
+            or not project.isdigit()):
+        raise ValueError("invalid Sentry DSN: expected http(s)://<public key>@<host>[/<path>]/<project id>")
     host = parts.hostname + (f":{parts.port}" if parts.port else "")
+    # A self-hosted Sentry under a path prefix keeps the prefix in front of /api.
     return {
-        "SENTRY_OTLP_TRACES_ENDPOINT": f"{parts.scheme}://{host}/api/{project}/integration/otlp/v1/traces",
+        "SENTRY_OTLP_TRACES_ENDPOINT": f"{parts.scheme}://{host}{path}/api/{project}/integration/otlp/v1/traces",
         "SENTRY_OTLP_AUTH_HEADER": f"sentry sentry_key={parts.username}",
     }
 

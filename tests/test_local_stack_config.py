@@ -138,8 +138,12 @@ def test_sentry_otlp_settings_from_dsn() -> None:
         "SENTRY_OTLP_TRACES_ENDPOINT": "https://o0.ingest.sentry.io/api/42/integration/otlp/v1/traces",
         "SENTRY_OTLP_AUTH_HEADER": "sentry sentry_key=abc123",
     }
-    with pytest.raises(ValueError, match="invalid Sentry DSN"):
-        collector.sentry_otlp_settings("not a dsn")
+    prefixed = collector.sentry_otlp_settings(" https://abc@sentry.example.com/prefix/42 ")
+    assert prefixed["SENTRY_OTLP_TRACES_ENDPOINT"] == (
+        "https://sentry.example.com/prefix/api/42/integration/otlp/v1/traces")
+    for invalid in ("not a dsn", "ftp://abc@host/42", "https://host/42", "https://abc@host/project"):
+        with pytest.raises(ValueError, match="invalid Sentry DSN"):
+            collector.sentry_otlp_settings(invalid)
 
 
 def test_compose_file_valid() -> None:
