@@ -89,7 +89,7 @@ class StateStore:
 
         The write succeeds only when no one holds the work: the entity is new, its last attempt
         failed, or the holder's lease has expired (a crashed or timed-out invocation). Returns
-        False when another invocation holds it or it is completed.
+        False when another invocation has claimed it or it is completed.
         """
         now = int(time.time())
         try:
@@ -126,7 +126,7 @@ class StateStore:
 
     def finish(self, agent_name: str, entity_id: str, *, owner: str, status: str,
                error_type: str | None = None) -> None:
-        """Record the outcome, only while `owner` still holds the work."""
+        """Record the outcome, only while the claim still belongs to `owner`."""
         expression = "SET #status = :status, updated_at = :updated_at REMOVE lease_until"
         values: dict[str, Any] = {":status": {"S": status}, ":updated_at": {"S": _now()}}
         if error_type:

@@ -1,10 +1,11 @@
 """Building the Lambda deployment artifact: one zip with the project and its dependencies.
 
-The build is reproducible. Dependencies are pinned by `deploy/lambda-constraints.txt` and
-installed as manylinux x86_64 wheels for CPython 3.11 (the functions' runtime and
-architecture), modules are precompiled to hash-based bytecode, files are stored in sorted
-order with a fixed timestamp and mode, and install-time files that name local paths
-(`direct_url.json`) are left out.
+The build is reproducible:
+- dependencies are pinned by `deploy/lambda-constraints.txt` and installed as manylinux x86_64
+  wheels for CPython 3.11, the functions' runtime and architecture;
+- modules are precompiled to hash-based bytecode;
+- files are stored in sorted order with a fixed timestamp and mode;
+- install-time files that name local paths (`direct_url.json`) are left out.
 """
 
 from __future__ import annotations

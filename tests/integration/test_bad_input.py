@@ -102,7 +102,7 @@ def test_sqs_batch_keeps_good_records(local_run: LocalRun) -> None:
     assert [r.response["status"] for r in results[1:]] == ["completed", "completed"]
 
 
-def test_sqs_record_whose_agent_cannot_be_invoked_is_retried(local_run: LocalRun) -> None:
+def test_sqs_failed_invoke_reported_for_retry(local_run: LocalRun) -> None:
     from handlers.orchestrator import lambda_client
 
     records = [{"messageId": "m1", "eventSource": "aws:sqs", "body": json.dumps(valid_body())}]
