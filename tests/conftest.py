@@ -7,6 +7,8 @@ sentry-sdk before the local sink's DSN is in the environment.
 
 from __future__ import annotations
 
+import socket
+import threading
 from collections.abc import Iterator
 
 import pytest
@@ -32,6 +34,34 @@ def local_run() -> Iterator[LocalRun]:
     run = local_session.fresh_run()
     yield run
     run.aws.dynamodb_latency_ms = 0.0
+
+
+@pytest.fixture
+def silent_server() -> Iterator[str]:
+    """A TCP server on 127.0.0.1 that accepts connections and never responds."""
+    server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    server.bind(("127.0.0.1", 0))
+    server.listen(16)
+    accepted: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        server.settimeout(0.1)
+        while not stop.is_set():
+            try:
+                connection, _ = server.accept()
+                accepted.append(connection)
+            except OSError:
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.getsockname()[1]}"
+    stop.set()
+    thread.join(1)
+    for connection in accepted:
+        connection.close()
+    server.close()
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -28,8 +29,9 @@ SPAN_KEYS = {"trace_id", "span_id", "parent_span_id", "name", "kind", "start_tim
 ENV_PREFIXES = ("SENTRY_", "JIRA_", "OTEL_", "CLINISIGHT_", "AWS_", "TASKSMITH_", "STATE_TABLE")
 
 
-def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
+def run_cli(*args: str, env_extra: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     env = {name: value for name, value in os.environ.items() if not name.startswith(ENV_PREFIXES)}
+    env.update(env_extra or {})
     return subprocess.run(
         [sys.executable, "-m", "handlers.local.cli", *args],
         cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=120, check=False,
@@ -225,3 +227,23 @@ def test_endpoint_url_runs_against_real_endpoint(aws_endpoint: str, local_run: L
     item = client.get_item(TableName="ClinisightAgentState",
                            Key={"agent_name": {"S": "tasksmith"}, "entity_id": {"S": "CLIN-42"}})["Item"]
     assert item["status"]["S"] == "completed"
+
+
+def test_silent_backends_bounded_by_flush_budget(silent_server: str, tmp_path: Path) -> None:
+    """With Sentry and the collector accepting connections and never answering, each of the two
+    invocations waits at most the flush budget, and the run still succeeds."""
+    started = time.monotonic()
+    healthy = run_cli("invoke", "orchestrator", "examples/events/epic_created_direct.json")
+    healthy_s = time.monotonic() - started
+    assert healthy.returncode == 0, healthy.stderr
+
+    dsn = silent_server.replace("http://", "http://publickey@") + "/1"
+    started = time.monotonic()
+    silent = run_cli("invoke", "orchestrator", "examples/events/epic_created_direct.json",
+                     "--sentry-dsn", dsn, "--otlp-endpoint", silent_server,
+                     env_extra={"CLINISIGHT_FLUSH_BUDGET_MS": "500"})
+    silent_s = time.monotonic() - started
+    assert silent.returncode == 0, silent.stderr
+    assert "services: clinisight-orchestrator, clinisight-tasksmith" in silent.stdout
+    # Two invocations x 500 ms budget, plus at most 1.5 s for start-up jitter on a busy machine.
+    assert silent_s - healthy_s < 2 * 0.5 + 1.5
