@@ -57,6 +57,8 @@ def wrap_handler(
                             timer.cancel()
             finally:
                 _invocation_span.reset(token)
+                with guarded("forget unended spans"):
+                    sentry_bridge.forget_unended_spans(span.get_span_context().span_id)
                 span.end()
                 telemetry.flush(remaining_ms=_remaining_ms(context))
 

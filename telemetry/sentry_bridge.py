@@ -18,6 +18,7 @@ from opentelemetry.baggage.propagation import W3CBaggagePropagator
 from opentelemetry.propagate import set_global_textmap
 from opentelemetry.propagators.composite import CompositePropagator
 from opentelemetry.sdk.trace import SpanProcessor
+from opentelemetry.trace import format_span_id
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 from sentry_sdk.integrations.dedupe import DedupeIntegration
 from sentry_sdk.integrations.logging import LoggingIntegration
@@ -134,6 +135,31 @@ def report_slow_call(call: SlowCall) -> None:
         f"{call.duration_ms:.1f} ms (threshold {call.threshold_ms:g} ms)",
         fingerprint=["slow-dynamodb", call.operation, call.table],
     )
+
+
+def forget_unended_spans(root_span_id: int) -> int:
+    """Drop Sentry's bookkeeping of spans under an invocation's root that were never ended.
+
+    `SentrySpanProcessor` keeps every started span in a class-level map until the span ends,
+    and prunes leftovers only after 10 minutes, so a handler that leaves spans open grows it on
+    every warm invocation. Call this just before the root span ends. Reads the processor's
+    `otel_span_map` and `open_spans`, checked against sentry-sdk 2.76.
+    """
+    processor = SentrySpanProcessor()
+    span_map = processor.otel_span_map
+    root_id = format_span_id(root_span_id)
+    root = span_map.get(root_id)
+    if root is None:
+        return 0
+    stale = [
+        span_id for span_id, sentry_span in list(span_map.items())
+        if span_id != root_id and getattr(sentry_span, "containing_transaction", None) is root
+    ]
+    for span_id in stale:
+        span_map.pop(span_id, None)
+        for bucket in processor.open_spans.values():
+            bucket.discard(span_id)
+    return len(stale)
 
 
 def flush(timeout_s: float) -> None:

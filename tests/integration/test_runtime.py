@@ -200,3 +200,27 @@ def test_no_warning_when_invocation_ends_in_time(local_run: LocalRun) -> None:
     time.sleep(0.7)
     assert local_run.sentry_sink is not None
     assert local_run.sentry_sink.items("event") == []
+
+
+def test_unended_spans_leave_no_bookkeeping(local_run: LocalRun) -> None:
+    from sentry_sdk.integrations.opentelemetry import SentrySpanProcessor
+
+    from handlers.orchestrator import telemetry
+
+    tracer = trace.get_tracer("tests.unended")
+
+    @telemetry.lambda_handler
+    def leaky(event: dict, context: object) -> str:
+        tracer.start_span("never ended")
+        if event["fail"]:
+            raise ValueError("stop")
+        return "ok"
+
+    before = len(SentrySpanProcessor().otel_span_map)
+    for index in range(50):
+        try:
+            leaky({"fail": index % 5 == 0}, LocalContext("clinisight-orchestrator"))
+        except ValueError:
+            pass
+    assert len(SentrySpanProcessor().otel_span_map) == before
+    assert sum(len(bucket) for bucket in SentrySpanProcessor.open_spans.values()) <= before
