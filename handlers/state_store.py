@@ -17,6 +17,8 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from telemetry.phi import PhiSafeError
+
 DEFAULT_TABLE_NAME = "ClinisightAgentState"
 
 # Every DynamoDB call is bounded: 2 s to connect, 5 s to read, 3 attempts in all.
@@ -63,6 +65,10 @@ class AgentState:
             error_type=item.get("error_type", {}).get("S"),
             updated_at=item.get("updated_at", {}).get("S", ""),
         )
+
+
+class ClaimLostError(PhiSafeError, RuntimeError):
+    """Another invocation took the work over after this one's claim expired."""
 
 
 class StateStore:
@@ -136,14 +142,21 @@ class StateStore:
 
     def _update_owned(self, agent_name: str, entity_id: str, owner: str, expression: str,
                       values: dict[str, Any], names: dict[str, str] | None = None) -> None:
-        self.client.update_item(
-            TableName=self.table_name,
-            Key=_key(agent_name, entity_id),
-            UpdateExpression=expression,
-            ConditionExpression="#owner = :owner",
-            ExpressionAttributeNames={"#owner": "owner", **(names or {})},
-            ExpressionAttributeValues={":owner": {"S": owner}, **values},
-        )
+        try:
+            self.client.update_item(
+                TableName=self.table_name,
+                Key=_key(agent_name, entity_id),
+                UpdateExpression=expression,
+                ConditionExpression="#owner = :owner",
+                ExpressionAttributeNames={"#owner": "owner", **(names or {})},
+                ExpressionAttributeValues={":owner": {"S": owner}, **values},
+            )
+        except ClientError as error:
+            if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                raise ClaimLostError(
+                    f"the claim on {agent_name}/{entity_id} now belongs to another invocation"
+                ) from None
+            raise
 
 
 def _key(agent_name: str, entity_id: str) -> dict[str, Any]:

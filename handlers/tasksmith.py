@@ -22,7 +22,7 @@ from typing import Any
 from opentelemetry import trace
 
 from handlers.jira_client import JiraClient, JiraConfig
-from handlers.state_store import StateStore
+from handlers.state_store import ClaimLostError, StateStore
 from handlers.subtasks import derive_subtasks
 from handlers.webhook import ISSUE_KEY, PROJECT_KEY, InvalidEventError
 from telemetry import annotate_invocation, capture_warning, setup_telemetry
@@ -126,26 +126,35 @@ def decompose_epic(request: EpicRequest, *, jira: JiraClient, store: StateStore,
 
     created = list(previous.subtask_keys) if previous is not None else []
     try:
-        with tracer.start_as_current_span("tasksmith.decompose_epic") as span:
-            span.set_attribute(attrs.JIRA_ISSUE_KEY, request.issue_key)
-            epic = jira.get_issue(request.issue_key)
-            fields = epic.get("fields") if isinstance(epic.get("fields"), Mapping) else {}
-            summaries = derive_subtasks(fields.get("description"))
-            span.set_attribute(attrs.SUBTASK_COUNT, len(summaries))
-            # NOTE: earlier attempts are matched by position, so an epic whose description
-            # changed between attempts can end with a missing or an extra subtask.
-            for summary in summaries[len(created):]:
-                key = jira.create_subtask(project_key=request.project_key, parent_key=request.issue_key,
-                                          summary=summary)
-                store.record_subtask(AGENT_NAME, request.issue_key, owner=owner, subtask_key=key)
-                created.append(key)
+        _create_missing_subtasks(request, jira=jira, store=store, owner=owner, created=created)
+        store.finish(AGENT_NAME, request.issue_key, owner=owner, status="completed")
+    except ClaimLostError:
+        # The claim expired and another invocation took the epic over; its state wins.
+        logger.warning("Epic %s was taken over by another invocation; its state is kept", request.issue_key)
+        return {"status": "superseded", "issue_key": request.issue_key, "subtasks": created}
     except Exception as exc:
         _save_failure(store, request, owner, exc)
         raise
-
-    store.finish(AGENT_NAME, request.issue_key, owner=owner, status="completed")
     logger.info("Epic %s decomposed into %d subtasks", request.issue_key, len(created))
     return {"status": "completed", "issue_key": request.issue_key, "subtasks": created}
+
+
+def _create_missing_subtasks(request: EpicRequest, *, jira: JiraClient, store: StateStore, owner: str,
+                             created: list[str]) -> None:
+    """Create the subtasks that `created` does not have yet, recording each one at once."""
+    with tracer.start_as_current_span("tasksmith.decompose_epic") as span:
+        span.set_attribute(attrs.JIRA_ISSUE_KEY, request.issue_key)
+        epic = jira.get_issue(request.issue_key)
+        fields = epic.get("fields") if isinstance(epic.get("fields"), Mapping) else {}
+        summaries = derive_subtasks(fields.get("description"))
+        span.set_attribute(attrs.SUBTASK_COUNT, len(summaries))
+        # NOTE: earlier attempts are matched by position, so an epic whose description
+        # changed between attempts can end with a missing or an extra subtask.
+        for summary in summaries[len(created):]:
+            key = jira.create_subtask(project_key=request.project_key, parent_key=request.issue_key,
+                                      summary=summary)
+            store.record_subtask(AGENT_NAME, request.issue_key, owner=owner, subtask_key=key)
+            created.append(key)
 
 
 def _save_failure(store: StateStore, request: EpicRequest, owner: str, exc: Exception) -> None:

@@ -6,8 +6,9 @@ except for:
 
 - subclasses of `PhiSafeError`, whose messages the project builds from operational facts only
   (they still pass the pattern scan);
-- botocore's `ClientError`, whose fixed prefix names the error code and the operation; the
-  service's own message after it is removed.
+- botocore's `ClientError` and its modeled subclasses (`botocore.errorfactory.*`), whose
+  fixed prefix names the error code and the operation; the service's own message after it is
+  removed.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ class PhiSafeError(Exception):
 # botocore.exceptions.ClientError formats "An error occurred (Code) when calling the Op
 # operation[ (reached max retries: N)]: <service message>" (botocore 1.44).
 _CLIENT_ERROR_TYPES = frozenset({"ClientError", "botocore.exceptions.ClientError"})
+_MODELED_ERROR_MODULE = "botocore.errorfactory."
 _CLIENT_ERROR_PREFIX = re.compile(
     r"^An error occurred \([\w.]{1,128}\) when calling the \w{1,128} operation"
     r"(?: \(reached max retries: \d+\))?"
@@ -57,7 +59,8 @@ def redact_exception_message(type_name: str, message: str | None) -> str | None:
         return message
     if type_name in trusted_exception_types():
         return redact_text(message)
-    if type_name in _CLIENT_ERROR_TYPES:
+    # Modeled service errors (botocore.errorfactory.*) are ClientError subclasses.
+    if type_name in _CLIENT_ERROR_TYPES or type_name.startswith(_MODELED_ERROR_MODULE):
         prefix = _CLIENT_ERROR_PREFIX.match(message)
         if prefix is not None:
             rest = message[prefix.end():]
