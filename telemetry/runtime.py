@@ -23,6 +23,7 @@ from telemetry.config import Settings
 from telemetry.flush import BudgetedFlusher, flush_budget_s
 from telemetry.lambda_wrapper import wrap_handler
 from telemetry.log_redaction import install_log_redaction
+from telemetry.losses import CountingSpanExporter
 from telemetry.phi import redact_attributes
 from telemetry.processor import TelemetrySpanProcessor
 from telemetry.routing import RoutingTracerProvider, provider_in_use
@@ -58,7 +59,8 @@ class Telemetry:
         # Imported here: the exporter pulls in protobuf, which costs cold-start time when unused.
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
-        self._batch_processor = BatchSpanProcessor(OTLPSpanExporter(endpoint=endpoint, timeout=timeout_s))
+        exporter = CountingSpanExporter(OTLPSpanExporter(endpoint=endpoint, timeout=timeout_s))
+        self._batch_processor = BatchSpanProcessor(exporter)
         self._processor.add_downstream(self._batch_processor)
 
     @contextmanager

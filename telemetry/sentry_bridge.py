@@ -26,6 +26,7 @@ from sentry_sdk.integrations.opentelemetry import SentryPropagator, SentrySpanPr
 
 from telemetry.config import Settings
 from telemetry.guard import guarded
+from telemetry.losses import CountingHttpTransport
 from telemetry.phi import (
     PLACEHOLDER,
     redact_exception_message,
@@ -86,6 +87,7 @@ def init_sentry(settings: Settings) -> None:
         before_send_transaction=_before_send,
         before_breadcrumb=_before_breadcrumb,
         spotlight=settings.spotlight_url,
+        transport=CountingHttpTransport,
     )
     set_global_textmap(
         TargetedPropagator(
