@@ -67,3 +67,45 @@ class BudgetedFlusher:
 def _run_task(name: str, task: FlushTask, budget_s: float) -> None:
     with guarded(f"flush {name}"):
         task(budget_s)
+
+
+class DeadlineWatchdog:
+    """One daemon thread that runs a callback at a deadline unless disarmed first.
+
+    A thread per invocation would cost a start-up each time and, through `threading.Timer`,
+    keep its callback's references alive; this thread lives as long as the process and holds
+    a callback only while it is armed.
+    """
+
+    def __init__(self) -> None:
+        self._condition = threading.Condition()
+        self._job: tuple[float, Callable[[], object]] | None = None
+        self._thread: threading.Thread | None = None
+
+    def arm(self, deadline: float, callback: Callable[[], object]) -> None:
+        """Run `callback` at the monotonic time `deadline`, replacing any armed callback."""
+        with self._condition:
+            self._job = (deadline, callback)
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="deadline-watchdog", daemon=True)
+                self._thread.start()
+            self._condition.notify()
+
+    def disarm(self) -> None:
+        with self._condition:
+            self._job = None
+            self._condition.notify()
+
+    def _run(self) -> None:
+        while True:
+            with self._condition:
+                while self._job is None:
+                    self._condition.wait()
+                deadline, callback = self._job
+                wait_s = deadline - time.monotonic()
+                if wait_s > 0:
+                    self._condition.wait(wait_s)
+                    continue
+                self._job = None
+            with guarded("deadline callback"):
+                callback()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextvars
 import functools
-import threading
+import time
 from collections.abc import Callable, Mapping
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
@@ -49,12 +49,11 @@ def wrap_handler(
                 with trace.use_span(
                     span, end_on_exit=False, record_exception=False, set_status_on_exception=False
                 ):
-                    timer = _start_timeout_warning(telemetry, context)
+                    _arm_timeout_warning(telemetry, context)
                     try:
                         return _call_reporting_errors(handler, event, context, span)
                     finally:
-                        if timer is not None:
-                            timer.cancel()
+                        telemetry.watchdog.disarm()
             finally:
                 _invocation_span.reset(token)
                 with guarded("forget unended spans"):
@@ -65,27 +64,23 @@ def wrap_handler(
     return traced_handler
 
 
-def _start_timeout_warning(telemetry: Telemetry, context: Any) -> threading.Timer | None:
+def _arm_timeout_warning(telemetry: Telemetry, context: Any) -> None:
     """Arrange a Sentry warning and a flush shortly before the Lambda deadline.
 
     Lambda stops a timed-out function without running any more of its code, so the warning
-    and the spans finished so far must leave before that. The timer runs in the invocation's
-    context copy, so the warning carries the invocation's trace.
+    and the spans finished so far must leave before that. The callback runs in a copy of the
+    invocation's context, so the warning carries the invocation's trace.
     """
     remaining_ms = _remaining_ms(context)
     margin_ms = telemetry.settings.timeout_warning_ms
     # An invocation that starts with less time than the margin would warn every time; skip it.
     if remaining_ms is None or margin_ms <= 0 or remaining_ms <= margin_ms:
-        return None
+        return
     invocation_context = contextvars.copy_context()
-    timer = threading.Timer(
-        (remaining_ms - margin_ms) / 1000.0,
-        invocation_context.run,
-        args=(_warn_before_timeout, telemetry, margin_ms),
+    telemetry.watchdog.arm(
+        time.monotonic() + (remaining_ms - margin_ms) / 1000.0,
+        lambda: invocation_context.run(_warn_before_timeout, telemetry, margin_ms),
     )
-    timer.daemon = True
-    timer.start()
-    return timer
 
 
 def _warn_before_timeout(telemetry: Telemetry, margin_ms: int) -> None:

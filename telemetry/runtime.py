@@ -20,7 +20,7 @@ from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
 
 from telemetry import sentry_bridge
 from telemetry.config import Settings
-from telemetry.flush import BudgetedFlusher, flush_budget_s
+from telemetry.flush import BudgetedFlusher, DeadlineWatchdog, flush_budget_s
 from telemetry.lambda_wrapper import wrap_handler
 from telemetry.log_redaction import install_log_redaction
 from telemetry.losses import CountingSpanExporter
@@ -44,6 +44,7 @@ class Telemetry:
         self._processor = processor
         self._batch_processor: BatchSpanProcessor | None = None
         self._flusher = BudgetedFlusher()
+        self.watchdog = DeadlineWatchdog()
         self._cold_start = True
         self._cold_start_lock = threading.Lock()
 

@@ -47,10 +47,10 @@ def _redact_text(text: str, max_chars: int = MAX_VALUE_CHARS) -> str:
 
 # Span attributes repeat across spans (methods, tables, services, routes), so short texts are
 # redacted once and remembered. The cache lives in process memory only.
-_redact_short_text = lru_cache(maxsize=8192)(_redact_text)
+_redact_short_text = lru_cache(maxsize=4096)(_redact_text)
 
 
-@lru_cache(maxsize=16384)
+@lru_cache(maxsize=4096)
 def _redact_scalar(key: str, value: str | bool | int | float) -> Any:
     if classify_key(key) is KeyClass.PHI:
         return PLACEHOLDER

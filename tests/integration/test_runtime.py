@@ -6,6 +6,7 @@ import json
 import time
 
 import boto3
+import pytest
 import requests
 from opentelemetry import trace
 from opentelemetry.instrumentation.botocore import BotocoreInstrumentor
@@ -224,3 +225,40 @@ def test_unended_spans_leave_no_bookkeeping(local_run: LocalRun) -> None:
             pass
     assert len(SentrySpanProcessor().otel_span_map) == before
     assert sum(len(bucket) for bucket in SentrySpanProcessor.open_spans.values()) <= before
+
+
+def test_all_zero_trace_id_starts_new_trace(local_run: LocalRun) -> None:
+    from handlers.orchestrator import telemetry
+
+    @telemetry.lambda_handler
+    def echo(event: object, context: object) -> str:
+        return "ok"
+
+    zero = "00-00000000000000000000000000000000-0000000000000000-01"
+    headers = {"traceparent": zero, "sentry-trace": "00000000000000000000000000000000-0000000000000000-1"}
+    assert echo({"headers": headers}, LocalContext("clinisight-orchestrator")) == "ok"
+    span = next(s for s in local_run.spans() if s.name == "clinisight-orchestrator")
+    assert span.parent is None
+    assert span.context.trace_id != 0
+
+
+def test_faulty_sentry_hook_never_reaches_handler(local_run: LocalRun, guard_swallows: None,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    from handlers.orchestrator import telemetry
+    from telemetry import sentry_bridge
+
+    def broken(event: dict) -> dict:
+        raise RuntimeError("scrubber bug")
+
+    monkeypatch.setattr(sentry_bridge, "scrub_event", broken)
+
+    @telemetry.lambda_handler
+    def failing(event: object, context: object) -> None:
+        raise ValueError("handler error")
+
+    with pytest.raises(ValueError, match="handler error"):
+        failing({}, LocalContext("clinisight-orchestrator"))
+    # The event that could not be scrubbed is dropped, never sent unscrubbed; the span remains.
+    assert local_run.sentry_sink is not None
+    assert local_run.sentry_sink.items("event") == []
+    assert any(s.name == "clinisight-orchestrator" for s in local_run.spans())
