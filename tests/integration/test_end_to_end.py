@@ -228,3 +228,11 @@ def test_tasksmith_rejects_bad_payload(local_run: LocalRun) -> None:
                                    "message": "Invalid event: field 'issue_key' must be a string"}
     tasksmith = server_span(local_run.spans(), "clinisight-tasksmith")
     assert tasksmith.parent is None
+
+
+@pytest.mark.parametrize("payload", ["plain text", [1, 2, 3], None, 42])
+def test_tasksmith_rejects_non_object_payload(local_run: LocalRun, payload: object) -> None:
+    results = local_run.invoke("clinisight-tasksmith", payload)
+    assert results[0].error is None
+    assert results[0].response == {"status": "rejected", "field": "event",
+                                   "message": "Invalid event: field 'event' must be a JSON object"}

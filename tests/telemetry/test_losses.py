@@ -52,3 +52,77 @@ def test_dropped_sentry_events_counted() -> None:
     client.flush(timeout=5)
     client.close(timeout=1)
     assert losses.totals[("Sentry", "error events", "network_error")] - before == 1
+
+
+def test_sentry_rate_limit_counted() -> None:
+    """A Sentry that answers 429 with Retry-After: the event is dropped and counted, not retried."""
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    from threading import Thread
+
+    class RateLimited(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 - name fixed by BaseHTTPRequestHandler
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            self.send_response(429)
+            self.send_header("Retry-After", "60")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - signature fixed
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), RateLimited)
+    Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        client = sentry_sdk.Client(dsn=f"http://publickey@127.0.0.1:{server.server_address[1]}/1",
+                                   transport=CountingHttpTransport, default_integrations=False)
+        first_before = losses.totals[("Sentry", "error events", "network_error")]
+        backoff_before = losses.totals[("Sentry", "error events", "ratelimit_backoff")]
+        client.capture_event({"message": "first", "level": "error"})
+        client.flush(timeout=5)
+        client.capture_event({"message": "second", "level": "error"})
+        client.flush(timeout=5)
+        client.close(timeout=1)
+    finally:
+        server.shutdown()
+        server.server_close()
+    # The first event was answered 429; the second is dropped locally during the back-off.
+    assert losses.totals[("Sentry", "error events", "network_error")] - first_before == 0
+    assert losses.totals[("Sentry", "error events", "ratelimit_backoff")] - backoff_before == 1
+
+
+def test_dead_collector_memory_bounded() -> None:
+    """Spans for a collector that never answers queue up to the SDK's bound, then are dropped."""
+    import gc
+    import tracemalloc
+
+    settings = Settings.from_env("bounded-test", environ={}, flush_budget_ms=20,
+                                 otlp_traces_endpoint=f"http://127.0.0.1:{free_port()}/v1/traces", otlp_timeout_s=0.2)
+    telemetry = build_telemetry(settings)
+    tracemalloc.start()
+    try:
+        for invocation in range(20):
+            for index in range(300):
+                telemetry.tracer.start_span(f"work-{index}", attributes={"custom.index": index}).end()
+            telemetry.flush(remaining_ms=None)
+            if invocation == 9:
+                gc.collect()
+                at_10 = tracemalloc.get_traced_memory()[0]
+        gc.collect()
+        at_20 = tracemalloc.get_traced_memory()[0]
+    finally:
+        tracemalloc.stop()
+    # 3,000 more spans were created; the queue (2,048 spans) was already full, so memory stays.
+    assert at_20 - at_10 < 2 * 1024 * 1024
+
+
+def test_silent_sentry_queue_bounded(silent_server: str) -> None:
+    """Events for a Sentry that never answers fill the transport's bounded queue, then are
+    dropped and counted, so memory does not grow with them."""
+    client = sentry_sdk.Client(dsn=silent_server.replace("http://", "http://publickey@") + "/1",
+                               transport=CountingHttpTransport, default_integrations=False)
+    before = losses.totals[("Sentry", "error events", "queue_overflow")]
+    for index in range(500):
+        client.capture_event({"message": f"event {index}", "level": "error"})
+    dropped = losses.totals[("Sentry", "error events", "queue_overflow")] - before
+    client.close(timeout=0.1)
+    assert dropped >= 350

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import logging
+
+import pytest
 from opentelemetry.context import Context
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
@@ -171,3 +174,19 @@ def test_failing_downstream_does_not_stop_others(guard_swallows: None) -> None:
     provider.add_span_processor(processor)
     provider.get_tracer("test").start_span("work").end()
     assert [span.name for span in exporter.get_finished_spans()] == ["work"]
+
+
+def test_guard_logs_fault_once_without_message(guard_swallows: None, caplog: pytest.LogCaptureFixture) -> None:
+    class FaultyOnEnd(SpanProcessor):
+        def on_end(self, span: ReadableSpan) -> None:
+            raise RuntimeError("contains jane.roe@example.com")
+
+    processor = TelemetrySpanProcessor(slow_dynamodb_ms=THRESHOLD_MS, downstream=[FaultyOnEnd()])
+    provider = TracerProvider()
+    provider.add_span_processor(processor)
+    with caplog.at_level(logging.WARNING, logger="telemetry.guard"):
+        for _ in range(5):
+            provider.get_tracer("test").start_span("work").end()
+    messages = [record.getMessage() for record in caplog.records if "FaultyOnEnd.on_end" in record.getMessage()]
+    assert len(messages) == 1
+    assert all("jane.roe" not in message and "RuntimeError" in message for message in messages)
