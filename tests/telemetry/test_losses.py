@@ -7,6 +7,7 @@ import socket
 
 import pytest
 import sentry_sdk
+from opentelemetry import trace
 
 from telemetry.config import Settings
 from telemetry.losses import CountingHttpTransport, LossCounter, losses
@@ -98,17 +99,21 @@ def test_dead_collector_memory_bounded() -> None:
     settings = Settings.from_env("bounded-test", environ={}, flush_budget_ms=20,
                                  otlp_traces_endpoint=f"http://127.0.0.1:{free_port()}/v1/traces", otlp_timeout_s=0.2)
     telemetry = build_telemetry(settings)
+    # Children of one open root: as root spans, each would become a Sentry transaction and
+    # flood the session's Sentry queue for the tests that follow.
+    root = telemetry.tracer.start_span("invocation")
     tracemalloc.start()
     try:
-        for invocation in range(20):
-            for index in range(300):
-                telemetry.tracer.start_span(f"work-{index}", attributes={"custom.index": index}).end()
-            telemetry.flush(remaining_ms=None)
-            if invocation == 9:
-                gc.collect()
-                at_10 = tracemalloc.get_traced_memory()[0]
-        gc.collect()
-        at_20 = tracemalloc.get_traced_memory()[0]
+        with trace.use_span(root, end_on_exit=True):
+            for invocation in range(20):
+                for index in range(300):
+                    telemetry.tracer.start_span(f"work-{index}", attributes={"custom.index": index}).end()
+                telemetry.flush(remaining_ms=None)
+                if invocation == 9:
+                    gc.collect()
+                    at_10 = tracemalloc.get_traced_memory()[0]
+            gc.collect()
+            at_20 = tracemalloc.get_traced_memory()[0]
     finally:
         tracemalloc.stop()
     # 3,000 more spans were created; the queue (2,048 spans) was already full, so memory stays.
