@@ -65,6 +65,21 @@ def silent_server() -> Iterator[str]:
 
 
 @pytest.fixture
+def aws_endpoint() -> Iterator[str]:
+    """moto's server on 127.0.0.1: a real AWS endpoint URL, as LocalStack provides one.
+
+    It shares its backends with the session's in-process moto.
+    """
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+@pytest.fixture
 def guard_swallows(monkeypatch: pytest.MonkeyPatch) -> None:
     """Let the telemetry guard swallow faults, as it does in production."""
     monkeypatch.setattr(GuardPolicy, "reraise", False)

@@ -160,7 +160,7 @@ class LocalAws:
         # Queued only once the call is accepted (see `_queue_accepted_invoke`), as Lambda would.
         context[_PENDING_KEY] = AsyncInvocation(function_name, payload)
         if not self.endpoint_url:
-            return None  # moto answers the call itself
+            return None  # moto responds to the call itself
         # A response returned from a before-call hook replaces the HTTP call (botocore 1.44).
         request_id = str(uuid.uuid4())
         http = AWSResponse(str(params.get("url", "")), 202, {"x-amzn-requestid": request_id}, None)

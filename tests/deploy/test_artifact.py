@@ -7,11 +7,9 @@ import json
 import subprocess
 import sys
 import zipfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import boto3
-import pytest
 from botocore.exceptions import ClientError
 
 from handlers.local.artifact import Artifact, build
@@ -42,17 +40,6 @@ decomposed = tasksmith.handler({"event_type": "jira:issue_created", "issue_key":
 print(json.dumps({"routed": routed, "decomposed": decomposed,
                   "modules": [orchestrator.__file__, sentry_sdk.__file__]}))
 """
-
-
-@pytest.fixture
-def aws_endpoint() -> Iterator[str]:
-    from moto.server import ThreadedMotoServer
-
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
 
 
 def test_build_is_reproducible(artifact: Artifact, tmp_path: Path) -> None:

@@ -196,18 +196,6 @@ def test_scan_missing_path_exits_two() -> None:
     assert "not found: no/such/file.jsonl" in result.stderr
 
 
-@pytest.fixture
-def aws_endpoint() -> Iterator[str]:
-    """moto's server on 127.0.0.1: a real AWS endpoint URL, as LocalStack provides one."""
-    from moto.server import ThreadedMotoServer
-
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
-
-
 def test_endpoint_url_runs_against_real_endpoint(aws_endpoint: str, local_run: LocalRun, tmp_path: Path) -> None:
     # moto's server shares its backends with the session's in-process moto; `local_run` has
     # just emptied the state table there.

@@ -56,7 +56,7 @@ def test_dropped_sentry_events_counted() -> None:
 
 
 def test_sentry_rate_limit_counted() -> None:
-    """A Sentry that answers 429 with Retry-After: the event is dropped and counted, not retried."""
+    """A Sentry that replies 429 with Retry-After: the event is dropped and counted, not retried."""
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
     from threading import Thread
 
@@ -86,13 +86,13 @@ def test_sentry_rate_limit_counted() -> None:
     finally:
         server.shutdown()
         server.server_close()
-    # The first event was answered 429; the second is dropped locally during the back-off.
+    # The first event got HTTP 429; the second is dropped locally during the back-off.
     assert losses.totals[("Sentry", "error events", "network_error")] - first_before == 0
     assert losses.totals[("Sentry", "error events", "ratelimit_backoff")] - backoff_before == 1
 
 
 def test_dead_collector_memory_bounded() -> None:
-    """Spans for a collector that never answers queue up to the SDK's bound, then are dropped."""
+    """Spans for a collector that never responds queue up to the SDK's bound, then are dropped."""
     import gc
     import tracemalloc
 
