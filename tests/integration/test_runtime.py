@@ -262,3 +262,29 @@ def test_faulty_sentry_hook_never_reaches_handler(local_run: LocalRun, guard_swa
     assert local_run.sentry_sink is not None
     assert local_run.sentry_sink.items("event") == []
     assert any(s.name == "clinisight-orchestrator" for s in local_run.spans())
+
+
+def test_deadline_flushes_finished_spans(local_run: LocalRun, otlp_receiver: tuple[str, list]) -> None:
+    """Before the handler finishes, the watchdog has sent the warning and exported the spans
+    that had ended, as it must before Lambda stops a timed-out function."""
+    endpoint, received = otlp_receiver
+    telemetry = build_telemetry(Settings.from_env(
+        "deadline-test", environ={}, otlp_traces_endpoint=endpoint + "/v1/traces", timeout_warning_ms=1500))
+    tracer = telemetry.tracer
+    seen_during_invocation: dict[str, object] = {}
+
+    @telemetry.lambda_handler
+    def slow(event: object, context: object) -> str:
+        with tracer.start_as_current_span("finished before the deadline"):
+            pass
+        time.sleep(1.0)
+        names = [span.name for request in received for resource_spans in request.resource_spans
+                 for scope_spans in resource_spans.scope_spans for span in scope_spans.spans]
+        assert local_run.sentry_sink is not None
+        seen_during_invocation["spans"] = names
+        seen_during_invocation["events"] = [item.json()["fingerprint"] for item in local_run.sentry_sink.items("event")]
+        return "late"
+
+    assert slow({}, LocalContext("clinisight-deadline-test", timeout_s=1.8)) == "late"
+    assert seen_during_invocation["spans"] == ["finished before the deadline"]
+    assert seen_during_invocation["events"] == [["lambda-timeout", "clinisight-deadline-test"]]
