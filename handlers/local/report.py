@@ -120,7 +120,7 @@ def render_summary(spans: Sequence[ReadableSpan], envelopes: Sequence[Envelope] 
     flagged = sum(1 for s in spans if span_flags(s))
     lines = [f"Spans: {count_of(len(spans), 'span')} in {count_of(len(traces), 'trace')}; {flagged} flagged"]
     if envelopes is None:
-        lines.append("Sentry: events were sent to the DSN given; the local sink did not count them")
+        lines.append("Sentry: events went to the transport for the DSN given; the local sink did not see them")
         return "\n".join(lines)
     counts = sentry_counts(envelopes)
     sentry_items = ", ".join([

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import socket
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 
 import pytest
 
@@ -86,3 +89,24 @@ def test_wrong_credentials_rejected_by_standin(jira: JiraStandIn) -> None:
     client = JiraClient(JiraConfig(base_url=jira.base_url, email=jira.email, api_token="wrong"))
     with pytest.raises(JiraError, match=r"HTTP 401"):
         client.get_issue("CLIN-1")
+
+
+def test_rate_limit_retry_after_date_on_post(jira: JiraStandIn) -> None:
+    retry_at = format_datetime(datetime.now(UTC) + timedelta(seconds=1), usegmt=True)
+    jira.fail_next("POST", "/rest/api/3/issue", status=429, headers={"Retry-After": retry_at})
+    key = client_for(jira).create_subtask(project_key="CLIN", parent_key="CLIN-1", summary="x")
+    assert key.startswith("CLIN-")
+    assert [r.method for r in jira.requests] == ["POST", "POST"]
+
+
+def test_connection_failure_retried_with_backoff() -> None:
+    probe = socket.socket()
+    probe.bind(("127.0.0.1", 0))
+    port = probe.getsockname()[1]
+    probe.close()
+    client = JiraClient(JiraConfig(base_url=f"http://127.0.0.1:{port}", email="agent@example.com", api_token="t"))
+    started = time.monotonic()
+    with pytest.raises(JiraError, match=r"^Jira get issue failed: ConnectionError$"):
+        client.get_issue("CLIN-1")
+    # Three attempts with 0.5 s and 1 s between them.
+    assert 1.4 < time.monotonic() - started < 5.0

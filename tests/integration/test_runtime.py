@@ -111,10 +111,14 @@ def test_malformed_headers_start_new_trace(local_run: LocalRun) -> None:
     def echo(event: object, context: object) -> object:
         return "ok"
 
-    for headers in ("not a mapping", ["a", "b"], {"traceparent": "garbage", "baggage": 7}):
-        assert echo({"headers": headers}, LocalContext("clinisight-orchestrator")) == "ok"
+    events = [{"headers": headers} for headers in (
+        "not a mapping", ["a", "b"], {"traceparent": "garbage", "baggage": 7},
+        {"sentry-trace": "not-a-trace", "baggage": "=,=;;"})]
+    events.append({"no_headers": True})
+    for event in events:
+        assert echo(event, LocalContext("clinisight-orchestrator")) == "ok"
     spans = [s for s in local_run.spans() if s.name == "clinisight-orchestrator"]
-    assert len(spans) == 3
+    assert len(spans) == 5
     assert all(s.parent is None for s in spans)
 
 
@@ -288,3 +292,17 @@ def test_deadline_flushes_finished_spans(local_run: LocalRun, otlp_receiver: tup
     assert slow({}, LocalContext("clinisight-deadline-test", timeout_s=1.8)) == "late"
     assert seen_during_invocation["spans"] == ["finished before the deadline"]
     assert seen_during_invocation["events"] == [["lambda-timeout", "clinisight-deadline-test"]]
+
+
+def test_no_warning_armed_when_timeout_shorter_than_margin(local_run: LocalRun) -> None:
+    from handlers.orchestrator import telemetry
+
+    @telemetry.lambda_handler
+    def slow(event: object, context: object) -> str:
+        time.sleep(0.3)
+        return "ok"
+
+    # 1.0 s left is below the 1.5 s margin: warning on every invocation would be noise.
+    assert slow({}, LocalContext("clinisight-orchestrator", timeout_s=1.0)) == "ok"
+    assert local_run.sentry_sink is not None
+    assert local_run.sentry_sink.items("event") == []
