@@ -1,6 +1,6 @@
 """Cold import and set-up time of each handler from the deployment artifact.
 
-Each run starts a fresh interpreter that sees only the standard library and the unpacked
+Each run starts a fresh interpreter that can import only the standard library and the unpacked
 artifact (`-S -E`), imports the handler module (which sets up telemetry, as Lambda's init
 phase does) and reports the time. No AWS call is made at import.
 """

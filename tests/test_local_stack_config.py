@@ -80,7 +80,8 @@ def test_pipelines_reference_defined_components(name: str) -> None:
         for kind in ("receivers", "processors", "exporters"):
             for component in pipeline.get(kind, []):
                 assert component in (config.get(kind) or {}), f"{pipeline_name} uses undefined {kind[:-1]} {component}"
-        assert pipeline.get("receivers") and pipeline.get("exporters")
+        assert pipeline.get("receivers")
+        assert pipeline.get("exporters")
 
 
 def test_every_regex_compiles_under_re2() -> None:

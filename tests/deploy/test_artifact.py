@@ -1,4 +1,4 @@
-"""The artifact is reproducible and runs on its own, in an interpreter that sees nothing else."""
+"""The artifact is reproducible and runs on its own, in an interpreter that can import nothing else."""
 
 from __future__ import annotations
 
@@ -66,7 +66,7 @@ def test_handlers_run_from_artifact_alone(artifact: Artifact, aws_endpoint: str,
         archive.extractall(unpacked)
 
     # moto's server shares its backends with the session's in-process moto, so the table and the
-    # function may already exist there; `local_run` has just emptied the table.
+    # function may already exist there. `local_run` has just emptied the table.
     credentials = {"region_name": "us-east-1", "aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
     with contextlib.suppress(ClientError):
         create_table(boto3.client("dynamodb", endpoint_url=aws_endpoint, **credentials))

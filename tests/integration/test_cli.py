@@ -188,7 +188,7 @@ def test_endpoint_url_runs_against_real_endpoint(aws_endpoint: str, local_run: L
 
 
 def test_silent_backends_bounded_by_flush_budget(silent_server: str, tmp_path: Path) -> None:
-    """With Sentry and the collector accepting connections and never answering, each of the two
+    """With Sentry and the collector accepting connections and never responding, each of the two
     invocations waits at most the flush budget, and the run still succeeds."""
     started = time.monotonic()
     healthy = run_cli("invoke", "orchestrator", "examples/events/epic_created_direct.json")

@@ -28,7 +28,7 @@ class _Body:
 @contextmanager
 def dynamodb_errors(operation: str, count: int, error_type: str, message_key: str = "message",
                     message: str = "Rate of requests exceeds the allowed throughput") -> Iterator[list[int]]:
-    """Answer the first `count` calls of `operation` with a DynamoDB error, before moto sees them.
+    """Return a DynamoDB error for the first `count` calls of `operation`, before moto gets them.
 
     The error travels through botocore's real parsing and retry handling; `message_key` picks
     between the `message` and `Message` shapes that DynamoDB uses.

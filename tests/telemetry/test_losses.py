@@ -121,7 +121,7 @@ def test_dead_collector_memory_bounded() -> None:
 
 
 def test_silent_sentry_queue_bounded(silent_server: str) -> None:
-    """Events for a Sentry that never answers fill the transport's bounded queue, then are
+    """Events for a Sentry that never responds fill the transport's bounded queue, then are
     dropped and counted, so memory does not grow with them."""
     client = sentry_sdk.Client(dsn=silent_server.replace("http://", "http://publickey@") + "/1",
                                transport=CountingHttpTransport, default_integrations=False)
