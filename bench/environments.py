@@ -1,7 +1,8 @@
 """Virtual environments for the compared set-ups, made by the benchmark itself.
 
 Cold starts are measured in environments that hold only what a Lambda deployment would: the
-project's runtime dependencies (read from pyproject.toml) plus Powertools, and, separately,
+project's runtime dependencies (read from pyproject.toml) plus what the naive and Powertools
+set-ups need, and, separately,
 the opentelemetry-instrumentation-aws-lambda set-up, whose pins conflict with the project's.
 Neither has the project's dev tools, whose many installed distributions would slow the
 OpenTelemetry entry-point look-ups at import and so penalise the OpenTelemetry set-ups.
@@ -23,12 +24,14 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 HOME = REPO_ROOT / ".venv-bench"
-POWERTOOLS = "aws-lambda-powertools[tracer]>=3,<4"
+# What the other set-ups in this environment need beyond the project's own dependencies:
+# the naive set-up uses the SDK's OTLP exporter, and Powertools brings the X-Ray SDK.
+COMPARED = ["opentelemetry-exporter-otlp-proto-http>=1.30,<2", "aws-lambda-powertools[tracer]>=3,<4"]
 
 
 def runtime_requirements() -> list[str]:
     project = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]
-    return [*project["dependencies"], POWERTOOLS]
+    return [*project["dependencies"], *COMPARED]
 
 
 def otel_lambda_requirements() -> list[str]:

@@ -13,7 +13,10 @@ value logs a warning that names the variable (never its value) and falls back to
 | `OTEL_SERVICE_NAME` | `service.name` resource attribute | `clinisight-<function>` |
 | `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` | full OTLP/HTTP traces URL | unset |
 | `OTEL_EXPORTER_OTLP_ENDPOINT` | OTLP/HTTP base URL; `/v1/traces` is appended | unset: no OTLP export |
-| `OTEL_EXPORTER_OTLP_TRACES_TIMEOUT`, then `..._OTLP_TIMEOUT` | export timeout, in s | the flush budget |
+| `OTEL_EXPORTER_OTLP_TRACES_TIMEOUT`, then `..._OTLP_TIMEOUT` | export timeout, in s | 0.5 or the budget if less |
+| `OTEL_EXPORTER_OTLP_TRACES_HEADERS`, then `..._OTLP_HEADERS` | `name=value,...` sent with each export | none |
+| `OTEL_EXPORTER_OTLP_TRACES_COMPRESSION`, then `..._OTLP_COMPRESSION` | `gzip` or `none` | `none` |
+| `OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE`, then `..._OTLP_CERTIFICATE` | CA bundle for an https endpoint | certifi's |
 | `AWS_REGION`, then `AWS_DEFAULT_REGION` | `cloud.region` | `us-east-1` |
 | `AWS_LAMBDA_FUNCTION_NAME` | `faas.name` | the service name |
 | `CLINISIGHT_SLOW_DYNAMODB_MS` | a DynamoDB call strictly longer than this is slow, in ms | `100` |
@@ -30,6 +33,7 @@ import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
+from urllib.parse import unquote
 
 logger = logging.getLogger(__name__)
 
@@ -40,6 +44,10 @@ DEFAULT_REGION = "us-east-1"
 DEFAULT_SLOW_DYNAMODB_MS = 100.0
 DEFAULT_FLUSH_BUDGET_MS = 2000
 DEFAULT_FLUSH_MARGIN_MS = 500
+# A collector in the function (the Lambda layer) or in the region answers well within this. A
+# refused connection fails at once, and the exporter does not retry past its timeout, so a
+# dead collector costs about one connection attempt per invocation instead of the whole budget.
+DEFAULT_OTLP_TIMEOUT_S = 0.5
 # Sentry's AwsLambdaIntegration warns 1.5 s before the deadline (sentry-sdk 2.76); the same here.
 DEFAULT_TIMEOUT_WARNING_MS = 1500
 
@@ -58,6 +66,10 @@ class Settings:
     traces_sample_rate: float = 1.0
     otlp_traces_endpoint: str | None = None
     otlp_timeout_s: float | None = None
+    # Headers often carry a collector's API key, so they stay out of the settings' repr.
+    otlp_headers: tuple[tuple[str, str], ...] = field(default=(), repr=False)
+    otlp_compression: str | None = None
+    otlp_certificate: str | None = None
     region: str = DEFAULT_REGION
     slow_dynamodb_ms: float = DEFAULT_SLOW_DYNAMODB_MS
     flush_budget_ms: int = DEFAULT_FLUSH_BUDGET_MS
@@ -86,13 +98,10 @@ class Settings:
                 env, "SENTRY_TRACES_SAMPLE_RATE", _sample_rate, 1.0
             ),
             otlp_traces_endpoint=_otlp_endpoint(env),
-            otlp_timeout_s=_parse(
-                env,
-                "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT" if _text(env, "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT")
-                else "OTEL_EXPORTER_OTLP_TIMEOUT",
-                _positive_float,
-                None,
-            ),
+            otlp_timeout_s=_parse(env, _otlp_variable(env, "TIMEOUT"), _positive_float, None),
+            otlp_headers=_parse(env, _otlp_variable(env, "HEADERS"), _headers, ()),
+            otlp_compression=_parse(env, _otlp_variable(env, "COMPRESSION"), _compression, None),
+            otlp_certificate=_text(env, _otlp_variable(env, "CERTIFICATE")),
             region=_text(env, "AWS_REGION")
             or _text(env, "AWS_DEFAULT_REGION")
             or DEFAULT_REGION,
@@ -165,6 +174,32 @@ def _otlp_endpoint(env: Mapping[str, str]) -> str | None:
     if base:
         return base.rstrip("/") + "/v1/traces"
     return None
+
+
+def _otlp_variable(env: Mapping[str, str], suffix: str) -> str:
+    """Name the traces-specific OTLP variable when it is set, else the generic one."""
+    specific = f"OTEL_EXPORTER_OTLP_TRACES_{suffix}"
+    return specific if _text(env, specific) else f"OTEL_EXPORTER_OTLP_{suffix}"
+
+
+def _headers(raw: str) -> tuple[tuple[str, str], ...]:
+    """Parse `name=value,...` with percent-encoded values, as the OTLP exporter spec defines it."""
+    headers = []
+    for pair in raw.split(","):
+        if not pair.strip():
+            continue
+        name, separator, value = pair.partition("=")
+        if not separator or not name.strip():
+            raise ValueError("a header is not name=value")
+        headers.append((name.strip().lower(), unquote(value.strip())))
+    return tuple(headers)
+
+
+def _compression(raw: str) -> str | None:
+    choice = raw.lower()
+    if choice not in ("gzip", "none"):
+        raise ValueError("unsupported compression")
+    return None if choice == "none" else choice
 
 
 def _hosts(raw: str) -> tuple[str, ...]:

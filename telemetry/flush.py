@@ -1,9 +1,9 @@
 """End-of-invocation flushing within a time budget.
 
-`BatchSpanProcessor.force_flush` ignores its timeout argument (opentelemetry-sdk 1.45), and
-an OTLP export to a collector that accepts and never responds blocks for the exporter's own
-timeout. So each flush runs in a daemon thread and the invocation waits at most the budget.
-A flush still running at the next invocation is not started twice.
+An OTLP export to a collector that accepts and never responds blocks for the exporter's own
+timeout. When the budget is shorter than that, the export runs in a daemon thread and the
+invocation waits at most the budget. A flush still running at the next invocation is not
+started twice.
 """
 
 from __future__ import annotations
@@ -34,6 +34,11 @@ class BudgetedFlusher:
     def __init__(self) -> None:
         self._running: dict[str, threading.Thread] = {}
         self._lock = threading.Lock()
+
+    def is_running(self, name: str) -> bool:
+        with self._lock:
+            thread = self._running.get(name)
+            return thread is not None and thread.is_alive()
 
     def flush(self, tasks: Sequence[tuple[str, FlushTask]], budget_s: float) -> bool:
         """Return True when every task finished within `budget_s` seconds."""

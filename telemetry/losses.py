@@ -53,6 +53,14 @@ class LossCounter:
 losses = LossCounter()
 
 
+class ExportFailed(Exception):
+    """An export that did not reach its backend; `reason` is short and holds no telemetry data."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
 class CountingSpanExporter(SpanExporter):
     """Wrap a span exporter and count the spans of every failed export."""
 
@@ -63,8 +71,9 @@ class CountingSpanExporter(SpanExporter):
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
         try:
             result = self._inner.export(spans)
-        except Exception as error:  # noqa: BLE001 - an exporter fault must not reach the batch thread
-            self._counter.record("collector", "spans", type(error).__name__, len(spans))
+        except Exception as error:  # noqa: BLE001 - an exporter fault must not reach the handler
+            reason = error.reason if isinstance(error, ExportFailed) else type(error).__name__
+            self._counter.record("collector", "spans", reason, len(spans))
             return SpanExportResult.FAILURE
         if result is not SpanExportResult.SUCCESS:
             self._counter.record("collector", "spans", "export failed", len(spans))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
@@ -15,15 +16,17 @@ from opentelemetry.instrumentation.botocore import BotocoreInstrumentor
 from opentelemetry.instrumentation.requests import RequestsInstrumentor
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
-from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
 
 from telemetry import sentry_bridge
-from telemetry.config import Settings
-from telemetry.flush import BudgetedFlusher, DeadlineWatchdog, flush_budget_s
+from telemetry.config import DEFAULT_OTLP_TIMEOUT_S, Settings
+from telemetry.export import InvocationSpanBatch
+from telemetry.flush import DeadlineWatchdog, flush_budget_s
+from telemetry.guard import guarded
 from telemetry.lambda_wrapper import wrap_handler
 from telemetry.log_redaction import install_log_redaction
 from telemetry.losses import CountingSpanExporter
+from telemetry.otlp import OtlpHttpSpanExporter
 from telemetry.phi import redact_attributes
 from telemetry.processor import TelemetrySpanProcessor
 from telemetry.routing import RoutingTracerProvider, provider_in_use
@@ -42,8 +45,7 @@ class Telemetry:
         self.tracer_provider = provider
         self.tracer = provider.get_tracer("clinisight.telemetry")
         self._processor = processor
-        self._batch_processor: BatchSpanProcessor | None = None
-        self._flusher = BudgetedFlusher()
+        self._span_batch: InvocationSpanBatch | None = None
         self.watchdog = DeadlineWatchdog()
         self._cold_start = True
         self._cold_start_lock = threading.Lock()
@@ -57,12 +59,13 @@ class Telemetry:
         self._processor.add_downstream(processor)
 
     def use_otlp_exporter(self, endpoint: str, timeout_s: float) -> None:
-        # Imported here: the exporter pulls in protobuf, which costs cold-start time when unused.
-        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
-
-        exporter = CountingSpanExporter(OTLPSpanExporter(endpoint=endpoint, timeout=timeout_s))
-        self._batch_processor = BatchSpanProcessor(exporter)
-        self._processor.add_downstream(self._batch_processor)
+        settings = self.settings
+        exporter = CountingSpanExporter(OtlpHttpSpanExporter(
+            endpoint, timeout_s=timeout_s, headers=settings.otlp_headers,
+            compression=settings.otlp_compression, certificate=settings.otlp_certificate,
+        ))
+        self._span_batch = InvocationSpanBatch(exporter, export_timeout_s=timeout_s)
+        self._processor.add_downstream(self._span_batch)
 
     @contextmanager
     def activate(self) -> Iterator[None]:
@@ -77,17 +80,31 @@ class Telemetry:
             return cold
 
     def flush(self, *, remaining_ms: int | None) -> bool:
-        """Flush the span exporter and Sentry concurrently within the invocation's budget."""
+        """Send this invocation's spans and Sentry events within the invocation's budget.
+
+        Sentry's worker thread began sending when the invocation's transaction ended, so it
+        works while the spans are exported here; then the flush waits for it with what is left.
+        """
         budget_s = flush_budget_s(
             budget_ms=self.settings.flush_budget_ms,
             margin_ms=self.settings.flush_margin_ms,
             remaining_ms=remaining_ms,
         )
-        tasks: list[tuple[str, Callable[[float], object]]] = [("sentry", sentry_bridge.flush)]
-        batch = self._batch_processor
-        if batch is not None:
-            tasks.append(("otlp", lambda timeout_s: batch.force_flush(int(timeout_s * 1000))))
-        return self._flusher.flush(tasks, budget_s)
+        if budget_s <= 0:
+            logger.warning("No time left to flush telemetry before the deadline; skipped")
+            return False
+        deadline = time.monotonic() + budget_s
+        finished = True
+        if self._span_batch is not None:
+            with guarded("flush otlp"):
+                finished = self._span_batch.export_pending(budget_s)
+        left_s = deadline - time.monotonic()
+        if left_s <= 0:
+            logger.warning("Telemetry flush used its %.0f ms budget before Sentry's turn", budget_s * 1000)
+            return False
+        with guarded("flush sentry"):
+            finished = sentry_bridge.flush(left_s) and finished
+        return finished
 
 
 class _Process:
@@ -175,14 +192,16 @@ def build_telemetry(settings: Settings) -> Telemetry:
 
     telemetry = Telemetry(settings, provider, processor)
     if settings.otlp_traces_endpoint:
-        timeout_s = settings.otlp_timeout_s or max(settings.flush_budget_ms / 1000.0, 0.5)
+        timeout_s = settings.otlp_timeout_s or min(DEFAULT_OTLP_TIMEOUT_S, settings.flush_budget_ms / 1000.0)
         telemetry.use_otlp_exporter(settings.otlp_traces_endpoint, timeout_s=timeout_s)
     return telemetry
 
 
 def _instrument(router: RoutingTracerProvider) -> None:
     trace.set_tracer_provider(router)
+    # The dependency check reads every installed distribution's metadata, a cold-start cost;
+    # pyproject.toml and the deployment constraints already fix compatible versions.
     if not BotocoreInstrumentor().is_instrumented_by_opentelemetry:
-        BotocoreInstrumentor().instrument(tracer_provider=router)
+        BotocoreInstrumentor().instrument(tracer_provider=router, skip_dep_check=True)
     if not RequestsInstrumentor().is_instrumented_by_opentelemetry:
-        RequestsInstrumentor().instrument(tracer_provider=router)
+        RequestsInstrumentor().instrument(tracer_provider=router, skip_dep_check=True)

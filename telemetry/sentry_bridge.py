@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
@@ -164,8 +165,14 @@ def forget_unended_spans(root_span_id: int) -> int:
     return len(stale)
 
 
-def flush(timeout_s: float) -> None:
-    sentry_sdk.flush(timeout=timeout_s)
+def flush(timeout_s: float) -> bool:
+    """Wait at most `timeout_s` for queued events to be sent; True when the queue emptied."""
+    client = sentry_sdk.get_client()
+    if not client.is_active():
+        return True
+    deadline = time.monotonic() + timeout_s
+    client.flush(timeout=timeout_s)
+    return time.monotonic() < deadline
 
 
 def _before_send(event: dict[str, Any], hint: Any) -> dict[str, Any] | None:
