@@ -39,8 +39,12 @@ class OtlpHttpSpanExporter(SpanExporter):
         compression: str | None = None,
         certificate: str | None = None,
     ) -> None:
-        url = urllib3.util.parse_url(endpoint)
-        if url.scheme not in ("http", "https") or not url.host:
+        try:
+            url = urllib3.util.parse_url(endpoint)
+        except urllib3.exceptions.LocationParseError:
+            url = None
+        if url is None or url.scheme not in ("http", "https") or not url.host:
+            # The URL is not repeated: it may hold credentials.
             raise ValueError("the OTLP traces endpoint must be an http or https URL")
         self._path = url.request_uri
         self._compression = compression

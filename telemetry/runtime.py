@@ -193,7 +193,11 @@ def build_telemetry(settings: Settings) -> Telemetry:
     telemetry = Telemetry(settings, provider, processor)
     if settings.otlp_traces_endpoint:
         timeout_s = settings.otlp_timeout_s or min(DEFAULT_OTLP_TIMEOUT_S, settings.flush_budget_ms / 1000.0)
-        telemetry.use_otlp_exporter(settings.otlp_traces_endpoint, timeout_s=timeout_s)
+        try:
+            telemetry.use_otlp_exporter(settings.otlp_traces_endpoint, timeout_s=timeout_s)
+        except ValueError as error:
+            # A bad endpoint must not stop the handler from loading; Sentry still gets its spans.
+            logger.warning("OTLP export is disabled: %s", error)
     return telemetry
 
 

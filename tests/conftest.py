@@ -39,6 +39,16 @@ def local_run() -> Iterator[LocalRun]:
 
 
 @pytest.fixture
+def refusing_endpoint() -> str:
+    """An OTLP traces URL on 127.0.0.1 where nothing listens, so connections are refused."""
+    probe = socket.socket()
+    probe.bind(("127.0.0.1", 0))
+    port = probe.getsockname()[1]
+    probe.close()
+    return f"http://127.0.0.1:{port}/v1/traces"
+
+
+@pytest.fixture
 def silent_server() -> Iterator[str]:
     """A TCP server on 127.0.0.1 that accepts connections and never responds."""
     server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)

@@ -77,3 +77,31 @@ def test_invalid_threshold_warns_and_defaults(raw: str, caplog: pytest.LogCaptur
 
 def test_sample_rate_out_of_range_defaults() -> None:
     assert Settings.from_env("x", environ={"SENTRY_TRACES_SAMPLE_RATE": "1.5"}).traces_sample_rate == 1.0
+
+
+def test_otlp_headers_compression_and_certificate_read() -> None:
+    settings = Settings.from_env("tasksmith", environ={
+        "OTEL_EXPORTER_OTLP_HEADERS": "x-generic=1",
+        "OTEL_EXPORTER_OTLP_TRACES_HEADERS": "Authorization=Bearer%20fake-token, x-team = clinical ",
+        "OTEL_EXPORTER_OTLP_COMPRESSION": "GZIP",
+        "OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE": "/etc/ssl/collector-ca.pem",
+    })
+    # The traces-specific variable wins over the generic one, as the OTLP exporter spec says.
+    assert settings.otlp_headers == (("authorization", "Bearer fake-token"), ("x-team", "clinical"))
+    assert settings.otlp_compression == "gzip"
+    assert settings.otlp_certificate == "/etc/ssl/collector-ca.pem"
+    assert "fake-token" not in repr(settings)
+
+
+@pytest.mark.parametrize(("variable", "raw"), [
+    ("OTEL_EXPORTER_OTLP_HEADERS", "no-equals-sign"),
+    ("OTEL_EXPORTER_OTLP_HEADERS", "=value-without-name"),
+    ("OTEL_EXPORTER_OTLP_COMPRESSION", "zstd"),
+])
+def test_invalid_otlp_option_warns_without_value(variable: str, raw: str, caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.WARNING, logger="telemetry.config"):
+        settings = Settings.from_env("tasksmith", environ={variable: raw})
+    assert settings.otlp_headers == ()
+    assert settings.otlp_compression is None
+    assert variable in caplog.text
+    assert raw not in caplog.text

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import logging
-import socket
 import threading
 import time
 
@@ -12,27 +10,6 @@ import pytest
 from telemetry.config import Settings
 from telemetry.flush import BudgetedFlusher, flush_budget_s
 from telemetry.runtime import build_telemetry
-
-
-@pytest.fixture(autouse=True)
-def quiet_otlp_exporter() -> None:
-    """Silence the OTLP exporter's retry messages for the dead collectors started here.
-
-    Its batch thread keeps retrying after the test and logs at interpreter exit, so the level
-    is not restored.
-    """
-    logging.getLogger("opentelemetry.exporter.otlp.proto.http").setLevel(logging.CRITICAL)
-    logging.getLogger("opentelemetry.sdk._shared_internal").setLevel(logging.CRITICAL)
-
-
-@pytest.fixture
-def refusing_endpoint() -> str:
-    """An address on 127.0.0.1 where nothing listens."""
-    probe = socket.socket()
-    probe.bind(("127.0.0.1", 0))
-    port = probe.getsockname()[1]
-    probe.close()
-    return f"http://127.0.0.1:{port}/v1/traces"
 
 
 def test_budget_cut_by_remaining_time() -> None:
