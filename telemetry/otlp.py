@@ -4,8 +4,8 @@ The SDK's `OTLPSpanExporter` posts through `requests`, whose per-request work (s
 settings, proxy look-ups in the environment, hooks) and the requests instrumentation's
 wrapper cost about 0.7 ms of each invocation's flush on a 2-core machine; `bench/run.py`
 measures it. It also retries a refused connection with back-off for as long as its timeout
-allows, which a Lambda invocation pays for in billed time. This exporter encodes with the
-SDK's own protobuf encoder and posts once: a failed export is counted as lost spans by
+allows, which a Lambda invocation pays for in billed time. This exporter encodes with
+`telemetry.otlp_encoding` and posts once: a failed export is counted as lost spans by
 `CountingSpanExporter` and logged once a minute, and the invocation goes on.
 
 urllib3 is not instrumented here, so the export creates no spans and carries no trace headers.
@@ -18,11 +18,11 @@ import logging
 from collections.abc import Sequence
 
 import urllib3
-from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
 from telemetry.losses import ExportFailed
+from telemetry.otlp_encoding import encode_spans
 
 logger = logging.getLogger(__name__)
 
@@ -62,7 +62,7 @@ class OtlpHttpSpanExporter(SpanExporter):
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
         if self._shut_down or not spans:
             return SpanExportResult.FAILURE if self._shut_down else SpanExportResult.SUCCESS
-        body = encode_spans(spans).SerializeToString()
+        body = encode_spans(spans)
         if self._compression == "gzip":
             body = gzip.compress(body, compresslevel=1)
         try:
