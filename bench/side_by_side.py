@@ -58,8 +58,8 @@ BASE_ENVIRONMENT = {
     "PATH": "/usr/bin:/bin",
     "AWS_REGION": "us-east-1",
     "AWS_DEFAULT_REGION": "us-east-1",
-    # Stubber answers every call, so these are never used; they keep botocore from looking
-    # for credentials anywhere else.
+    # Stubber returns every response, so these credentials are never used. They keep botocore
+    # from looking for credentials anywhere else.
     "AWS_ACCESS_KEY_ID": "testing",
     "AWS_SECRET_ACCESS_KEY": "testing",
     "AWS_EC2_METADATA_DISABLED": "true",
@@ -68,6 +68,9 @@ BASE_ENVIRONMENT = {
     "LAMBDA_TASK_ROOT": str(REPO_ROOT),
     "_HANDLER": "bench.setups.otel_lambda.handler",
     "CLINISIGHT_SLOW_DYNAMODB_MS": "100",
+    # Without a release sentry-sdk runs `git rev-parse` at init. Lambda has no git, and a
+    # deployment names its release, so every Sentry set-up gets one here.
+    "SENTRY_RELEASE": "clinisight@bench",
 }
 
 
