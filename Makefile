@@ -26,4 +26,4 @@ build: setup
 	$(BIN)/clinisight-trace build
 
 clean:
-	rm -rf $(VENV) out dist .pytest_cache
+	rm -rf $(VENV) .venv-bench out dist .pytest_cache
