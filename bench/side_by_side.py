@@ -25,22 +25,27 @@ CHILD = REPO_ROOT / "bench" / "child.py"
 
 @dataclass(frozen=True)
 class Setup:
+    """A module in `bench/setups/`, the environment it runs in, and extra variables for a variant."""
+
     name: str
     environment: str
-    label: str
     flushes: bool = True
+    variant: str = ""
+    overrides: tuple[tuple[str, str], ...] = ()
 
 
 SETUPS = [
-    Setup("bare", "runtime", "bare handler, no telemetry", flushes=False),
-    Setup("ours", "runtime", "ours: redaction, slow-call flag, Sentry and OTLP"),
-    Setup("naive", "runtime", "naive OTel + SentrySpanProcessor + OTLP, flushed each call"),
-    Setup("otel_lambda", "otel-lambda", "opentelemetry-instrumentation-aws-lambda + botocore + requests, OTLP"),
-    Setup("sentry_lambda", "runtime", "Sentry AwsLambdaIntegration alone"),
-    Setup("powertools", "runtime", "Powertools Tracer (X-Ray over UDP, no flush)", flushes=False),
+    Setup("bare", "runtime", flushes=False),
+    Setup("ours", "runtime"),
+    Setup("naive", "runtime"),
+    Setup("otel_lambda", "otel-lambda"),
+    Setup("sentry_lambda", "runtime"),
+    Setup("powertools", "runtime", flushes=False),
 ]
 # The bare handler again, in the other environment, as that environment's baseline.
-BARE_OTEL_LAMBDA = Setup("bare", "otel-lambda", "bare handler, no telemetry", flushes=False)
+BARE_OTEL_LAMBDA = Setup("bare", "otel-lambda", flushes=False)
+# Ours for an invocation that is not sampled: the fixed cost that sampling cannot remove.
+OURS_UNSAMPLED = Setup("ours", "runtime", variant="unsampled", overrides=(("SENTRY_TRACES_SAMPLE_RATE", "0"),))
 
 # Our cold start built up one dependency at a time in the runtime environment: each step
 # imports everything before it too, so the increments show what each part adds to the bare handler.
@@ -95,7 +100,7 @@ class Runner:
         self.backends = backends
 
     def child(self, setup: Setup, *args: str, dead: bool = False, timeout_s: float = 600) -> dict[str, Any]:
-        environment = {**BASE_ENVIRONMENT, **self.backends.environment(dead=dead)}
+        environment = {**BASE_ENVIRONMENT, **self.backends.environment(dead=dead), **dict(setup.overrides)}
         command = [str(self.pythons[setup.environment]), str(CHILD), setup.name, *args]
         result = subprocess.run(command, env=environment, capture_output=True, text=True, timeout=timeout_s,
                                 check=False, cwd=REPO_ROOT)
@@ -110,6 +115,8 @@ def rotated(items: list[Any], by: int) -> list[Any]:
 
 
 def key(setup: Setup) -> str:
+    if setup.variant:
+        return f"{setup.name}_{setup.variant}"
     return setup.name if setup.environment == "runtime" or setup.name != "bare" else f"bare@{setup.environment}"
 
 
@@ -135,7 +142,7 @@ def cold_start(runner: Runner, plan: Plan) -> dict[str, Any]:
 
 
 def warm(runner: Runner, plan: Plan) -> dict[str, Any]:
-    setups = [*SETUPS, BARE_OTEL_LAMBDA]
+    setups = [*SETUPS, BARE_OTEL_LAMBDA, OURS_UNSAMPLED]
     rounds: dict[str, list[dict[str, Any]]] = {key(setup): [] for setup in setups}
     for round_number in range(plan.warm_rounds):
         for setup in rotated(setups, round_number):
@@ -173,7 +180,7 @@ def dead_backends(runner: Runner, plan: Plan) -> dict[str, Any]:
 
 def floors(runner: Runner, plan: Plan) -> list[dict[str, Any]]:
     """Cold import time of our set-up, built up one dependency at a time."""
-    probe = Setup("bare", "runtime", "")
+    probe = Setup("bare", "runtime")
     steps = [(label, ",".join(module for _, modules in IMPORT_STEPS[: index + 1] for module in modules.split(",")))
              for index, (label, _) in enumerate(IMPORT_STEPS)]
     samples: dict[str, list[float]] = {label: [] for label, _ in steps}
@@ -234,6 +241,9 @@ def print_tables(cold: dict[str, Any], hot: dict[str, Any], dead: dict[str, Any]
         report(f"{name:<20} {row_cold['cold_ms']:>8.1f} {row_cold['overhead_ms']:>+10.1f} "
                f"{row_warm['invocation_us']:>9.0f} {row_warm['overhead_us']:>+10.0f} {flush:>9} {dead_flush:>14} "
                f"{row_warm['rss_mib_after']:>8.1f} {row_warm['rss_growth_kib']:>11}")
+    unsampled = hot[key(OURS_UNSAMPLED)]
+    report(f"ours, invocation not sampled (SENTRY_TRACES_SAMPLE_RATE=0): {unsampled['invocation_us']:.0f} us, "
+           f"{unsampled['overhead_us']:+.0f} over bare")
     report("Our cold start, one dependency at a time:")
     for row in floor:
         added = "" if row["added_ms"] is None else f" ({row['added_ms']:+.1f})"
