@@ -94,17 +94,19 @@ class Telemetry:
             logger.warning("No time left to flush telemetry before the deadline; skipped")
             return False
         deadline = time.monotonic() + budget_s
-        finished = True
+        # Each result stays False when its step fails inside the guard.
+        spans_sent = self._span_batch is None
         if self._span_batch is not None:
             with guarded("flush otlp"):
-                finished = self._span_batch.export_pending(budget_s)
+                spans_sent = self._span_batch.export_pending(budget_s)
         left_s = deadline - time.monotonic()
         if left_s <= 0:
             logger.warning("Telemetry flush used its %.0f ms budget before Sentry's turn", budget_s * 1000)
             return False
+        events_sent = False
         with guarded("flush sentry"):
-            finished = sentry_bridge.flush(left_s) and finished
-        return finished
+            events_sent = sentry_bridge.flush(left_s)
+        return spans_sent and events_sent
 
 
 class _Process:

@@ -93,3 +93,27 @@ def test_bad_endpoint_disables_export_with_a_warning(caplog: pytest.LogCaptureFi
     assert telemetry.flush(remaining_ms=None) is True
     assert "OTLP export is disabled" in caplog.text
     assert "secret" not in caplog.text
+
+
+def test_flush_sends_spans_to_a_healthy_collector(otlp_receiver: tuple[str, list]) -> None:
+    endpoint, received = otlp_receiver
+    settings = Settings.from_env("export-test", environ={}, otlp_traces_endpoint=endpoint + "/v1/traces")
+    telemetry = build_telemetry(settings)
+    telemetry.tracer.start_span("invocation").end()
+    assert telemetry.flush(remaining_ms=None) is True
+    assert [span.name for request in received for rs in request.resource_spans for scope in rs.scope_spans
+            for span in scope.spans] == ["invocation"]
+
+
+def test_flush_reports_a_failed_step(otlp_receiver: tuple[str, list], guard_swallows: None,
+                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    endpoint, _ = otlp_receiver
+    settings = Settings.from_env("export-test", environ={}, otlp_traces_endpoint=endpoint + "/v1/traces")
+    telemetry = build_telemetry(settings)
+    telemetry.tracer.start_span("invocation").end()
+
+    def broken(budget_s: float) -> bool:
+        raise RuntimeError("exporter fault")
+
+    monkeypatch.setattr(telemetry._span_batch, "export_pending", broken)
+    assert telemetry.flush(remaining_ms=None) is False
