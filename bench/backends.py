@@ -1,6 +1,6 @@
 """Local stand-ins for every backend the set-ups talk to, all on 127.0.0.1.
 
-One HTTP/1.1 server with kept-alive connections answers Jira's issue GET and accepts every POST
+One HTTP/1.1 server with kept-alive connections serves Jira's issue GET and accepts every POST
 (Sentry envelopes, OTLP exports) with an empty 200. A bound UDP socket takes X-Ray segments.
 `dead_address()` gives a port where nothing listens, so connections are refused.
 """
@@ -19,7 +19,7 @@ ISSUE = json.dumps({"key": "CLIN-1", "fields": {"summary": "Medication reconcili
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
-    # Headers and body go out in two writes; with Nagle's algorithm on, the client's delayed
+    # Headers and body go out in two writes. With Nagle's algorithm on, the client's delayed
     # ACK would hold the body back for about 40 ms on every kept-alive request.
     disable_nagle_algorithm = True
 
@@ -71,7 +71,7 @@ class Backends:
         return f"127.0.0.1:{self._http.server_address[1]}"
 
     def environment(self, *, dead: bool) -> dict[str, str]:
-        """Jira always answers; with `dead`, Sentry and the collector refuse connections."""
+        """Return the variables. Jira always responds, and with `dead` Sentry and the collector refuse connections."""
         telemetry = dead_address() if dead else self.address
         return {
             "BENCH_JIRA_URL": f"http://{self.address}",

@@ -4,7 +4,7 @@ MODE `cold` imports the set-up module (its init phase) and prints the millisecon
 MODE `import` does the same for the comma-separated modules in the next argument, in order.
 MODE `warm` imports it, then runs COUNT invocations after WARM_UP more and prints, as JSON, the
 median time per invocation, the flush times where the set-up flushes, and the resident memory.
-The DynamoDB client is answered by botocore's `Stubber`; Lambda's context object is a small
+Botocore's `Stubber` returns the DynamoDB responses. Lambda's context object is a small
 stand-in, since Lambda's runtime cannot run here.
 """
 
@@ -63,7 +63,7 @@ def timed(durations: list[float]) -> Callable[[Callable[..., Any]], Callable[...
 
 
 def trace_header(number: int) -> str:
-    """An X-Ray trace header as Lambda sets it in `_X_AMZN_TRACE_ID` for each invocation."""
+    """Return an X-Ray trace header as Lambda sets it in `_X_AMZN_TRACE_ID` for each invocation."""
     return f"Root=1-6751a8c0-{number:024x};Parent={number + 1:016x};Sampled=1"
 
 

@@ -24,8 +24,8 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 HOME = REPO_ROOT / ".venv-bench"
-# What the other set-ups in this environment need beyond the project's own dependencies:
-# the naive set-up uses the SDK's OTLP exporter, and Powertools brings the X-Ray SDK.
+# Dependencies of the other set-ups in this environment, beyond the project's own. The naive
+# set-up uses the SDK's OTLP exporter, and Powertools brings the X-Ray SDK.
 COMPARED = ["opentelemetry-exporter-otlp-proto-http>=1.30,<2", "aws-lambda-powertools[tracer]>=3,<4"]
 
 

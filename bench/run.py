@@ -33,7 +33,7 @@ def machine() -> dict[str, Any]:
 
 
 def headline(results: dict[str, Any]) -> dict[str, Any]:
-    """The figures to compare over time, for our set-up."""
+    """Return the figures to compare over time, for our set-up."""
     ratios = [row["ours_over_sentry"] for row in results["processor_cost_per_span"].values()]
     return {
         "cold_start_overhead_ms": results["side_by_side"]["cold_start"]["ours"]["overhead_ms"],

@@ -44,7 +44,7 @@ DEFAULT_REGION = "us-east-1"
 DEFAULT_SLOW_DYNAMODB_MS = 100.0
 DEFAULT_FLUSH_BUDGET_MS = 2000
 DEFAULT_FLUSH_MARGIN_MS = 500
-# A collector in the function (the Lambda layer) or in the region answers well within this. A
+# A collector in the function (the Lambda layer) or in the region responds well within this. A
 # refused connection fails at once, and the exporter does not retry past its timeout, so a
 # dead collector costs about one connection attempt per invocation instead of the whole budget.
 DEFAULT_OTLP_TIMEOUT_S = 0.5

@@ -4,7 +4,7 @@ Lambda freezes the process between invocations, so an exporter thread working on
 buys nothing there, and flushing one at the end of every invocation costs two thread
 hand-offs. This processor keeps finished spans in a bounded list and exports them in the
 thread that flushes, while Sentry's own worker, which began sending when the invocation's
-transaction ended, works alongside. The exporter's timeout bounds the export; when the flush
+transaction ended, works alongside. The exporter's timeout bounds the export. When the flush
 has less time than that, the export runs in a thread and the flush waits only its budget.
 """
 
@@ -24,8 +24,8 @@ from telemetry.losses import LossCounter, losses
 
 logger = logging.getLogger(__name__)
 
-# The SDK's BatchSpanProcessor queue holds 2,048 spans; an invocation that finishes more
-# before a flush loses the rest, counted.
+# The same size as the SDK's BatchSpanProcessor queue. An invocation that finishes more spans
+# before a flush loses the rest, and the loss is counted.
 DEFAULT_MAX_SPANS = 2048
 _EXPORT_TASK = "otlp"
 

@@ -54,7 +54,7 @@ losses = LossCounter()
 
 
 class ExportFailed(Exception):
-    """An export that did not reach its backend; `reason` is short and holds no telemetry data."""
+    """An export that did not reach its backend. Its `reason` is short and contains no telemetry data."""
 
     def __init__(self, reason: str) -> None:
         super().__init__(reason)

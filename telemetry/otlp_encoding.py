@@ -6,10 +6,10 @@ on a 2-core machine. The request needs only a handful of message types, so this
 module writes their wire format directly: varints, fixed-width numbers and length-delimited
 fields, as https://protobuf.dev/programming-guides/encoding/ describes. Field numbers follow
 opentelemetry-proto's `trace/v1/trace.proto`, `common/v1/common.proto` and
-`resource/v1/resource.proto`. The output decodes to the same message as the SDK encoder's
-(tests compare the two on generated spans), with the same rules: proto3 fields at their
-default value are left out, `resource`, `scope` and `status` are always present, and an
-attribute that cannot be encoded is dropped with a log line that names its key only.
+`resource/v1/resource.proto`. The output is byte for byte the SDK encoder's, which the tests
+check on generated spans. The rules are the same too. Proto3 fields at their default value are
+left out, and `resource`, `scope` and `status` are always present. An attribute that cannot be
+encoded is dropped with a log line that names its key only.
 """
 
 from __future__ import annotations

@@ -83,7 +83,7 @@ class Telemetry:
         """Send this invocation's spans and Sentry events within the invocation's budget.
 
         Sentry's worker thread began sending when the invocation's transaction ended, so it
-        works while the spans are exported here; then the flush waits for it with what is left.
+        works while the spans are exported here. Then the flush waits for it with what is left.
         """
         budget_s = flush_budget_s(
             budget_ms=self.settings.flush_budget_ms,

@@ -86,7 +86,7 @@ def test_otlp_headers_compression_and_certificate_read() -> None:
         "OTEL_EXPORTER_OTLP_COMPRESSION": "GZIP",
         "OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE": "/etc/ssl/collector-ca.pem",
     })
-    # The traces-specific variable wins over the generic one, as the OTLP exporter spec says.
+    # The traces-specific variable wins over the generic one, as the OTLP exporter spec defines.
     assert settings.otlp_headers == (("authorization", "Bearer fake-token"), ("x-team", "clinical"))
     assert settings.otlp_compression == "gzip"
     assert settings.otlp_certificate == "/etc/ssl/collector-ca.pem"

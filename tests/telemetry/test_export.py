@@ -18,7 +18,7 @@ from telemetry.runtime import build_telemetry
 
 
 class RecordingExporter(SpanExporter):
-    """Keeps every batch; `gate`, when given, holds each export until it is set."""
+    """Records every batch. When `gate` is given, each export waits until it is set."""
 
     def __init__(self, gate: threading.Event | None = None) -> None:
         self.batches: list[list[str]] = []
@@ -62,7 +62,7 @@ def test_overflow_counted_as_lost() -> None:
     assert exporter.batches == [["span-0", "span-1", "span-2"]]
 
 
-def test_short_budget_waits_only_the_budget_and_keeps_later_spans() -> None:
+def test_short_budget_bounds_the_wait() -> None:
     gate = threading.Event()
     exporter = RecordingExporter(gate)
     batch, provider = batch_with(exporter, export_timeout_s=5.0)
