@@ -71,7 +71,10 @@ class Backends:
         return f"127.0.0.1:{self._http.server_address[1]}"
 
     def environment(self, *, dead: bool) -> dict[str, str]:
-        """Return the variables. Jira always responds, and with `dead` Sentry and the collector refuse connections."""
+        """Return the variables that point a set-up at the stand-ins.
+
+        Jira always responds. With `dead`, Sentry and the collector refuse connections.
+        """
         telemetry = dead_address() if dead else self.address
         return {
             "BENCH_JIRA_URL": f"http://{self.address}",
