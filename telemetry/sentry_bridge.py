@@ -60,6 +60,37 @@ _KEPT_FRAMES = 30
 _METADATA_CONTEXTS = frozenset({"runtime", "os", "device", "app", "cloud_resource"})
 
 
+class InvocationTransport(CountingHttpTransport):
+    """sentry-sdk's HTTP transport, with loss counting, that skips a flush with nothing to wait for.
+
+    A flush waits for a round trip to the transport's worker thread even when the queue is
+    empty: about 0.16 ms of every invocation that sends nothing (measured with `bench/run.py`
+    on a 2-core machine, at `SENTRY_TRACES_SAMPLE_RATE=0`). The flag below is set by every
+    envelope and every lost event, whose client report a flush sends, and cleared by a flush.
+    A flush that times out clears it too, so a later invocation with nothing of its own does not
+    wait for that backlog; the worker keeps sending it all the same.
+    """
+
+    def __init__(self, options: dict[str, Any]) -> None:
+        self._queued_since_flush = True
+        super().__init__(options)
+
+    def capture_envelope(self, envelope: Any) -> None:
+        self._queued_since_flush = True
+        super().capture_envelope(envelope)
+
+    def record_lost_event(self, reason: str, data_category: Any = None, item: Any = None, *,
+                          quantity: int = 1) -> None:
+        self._queued_since_flush = True
+        super().record_lost_event(reason, data_category, item, quantity=quantity)
+
+    def flush(self, timeout: float, callback: Any = None) -> None:
+        if timeout <= 0 or not self._queued_since_flush:
+            return
+        self._queued_since_flush = False
+        super().flush(timeout, callback)
+
+
 def init_sentry(settings: Settings) -> None:
     """Initialise sentry-sdk once per process with the OpenTelemetry instrumenter.
 
@@ -88,7 +119,7 @@ def init_sentry(settings: Settings) -> None:
         before_send_transaction=_before_send,
         before_breadcrumb=_before_breadcrumb,
         spotlight=settings.spotlight_url,
-        transport=CountingHttpTransport,
+        transport=InvocationTransport,
     )
     set_global_textmap(
         TargetedPropagator(

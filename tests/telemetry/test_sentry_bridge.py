@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 
+import pytest
 import sentry_sdk
+from sentry_sdk.transport import HttpTransport
 
 import handlers.jira_client  # noqa: F401 - defines JiraError, a project exception type
+from handlers.local.sentry_sink import SentrySink
 from telemetry.phi import MAX_VALUE_CHARS, PLACEHOLDER, TRUNCATION_MARKER
-from telemetry.sentry_bridge import MAX_EVENT_BYTES, limit_event_size, scrub_event
+from telemetry.sentry_bridge import MAX_EVENT_BYTES, InvocationTransport, limit_event_size, scrub_event
 
 
 def sample_event() -> dict:
@@ -123,3 +126,47 @@ def test_foreign_exception_message_removed_project_message_kept() -> None:
         f"An error occurred (ValidationException) when calling the PutItem operation: {PLACEHOLDER}",
         "Jira get issue failed: HTTP 404",
     ]
+
+
+def test_transport_skips_flush_with_nothing_queued(monkeypatch: pytest.MonkeyPatch) -> None:
+    waits: list[float] = []
+    original_flush = HttpTransport.flush
+
+    def counting_flush(self: HttpTransport, timeout: float, callback: object = None) -> None:
+        waits.append(timeout)
+        original_flush(self, timeout, callback)
+
+    monkeypatch.setattr(HttpTransport, "flush", counting_flush)
+    with SentrySink() as sink:
+        client = sentry_sdk.Client(dsn=sink.dsn, transport=InvocationTransport, default_integrations=False)
+        try:
+            client.capture_event({"message": "first", "level": "error"})
+            client.flush(timeout=5)
+            assert [item.json()["message"] for item in sink.items("event")] == ["first"]
+            assert len(waits) == 1
+
+            # Nothing queued since the last flush: no wait on the worker thread.
+            client.flush(timeout=5)
+            assert len(waits) == 1
+
+            client.capture_event({"message": "second", "level": "error"})
+            client.flush(timeout=5)
+            assert len(waits) == 2
+            assert [item.json()["message"] for item in sink.items("event")] == ["first", "second"]
+        finally:
+            client.close(timeout=1)
+
+
+def test_transport_flushes_after_a_lost_event() -> None:
+    with SentrySink() as sink:
+        client = sentry_sdk.Client(dsn=sink.dsn, transport=InvocationTransport, default_integrations=False)
+        try:
+            client.flush(timeout=5)
+            transport = client.transport
+            assert isinstance(transport, InvocationTransport)
+            assert transport._queued_since_flush is False
+            # A lost event leaves a client report to send, so the next flush must wait for it.
+            transport.record_lost_event("queue_overflow", data_category="error")
+            assert transport._queued_since_flush is True
+        finally:
+            client.close(timeout=1)
