@@ -68,7 +68,7 @@ class InvocationTransport(CountingHttpTransport):
     on a 2-core machine, at `SENTRY_TRACES_SAMPLE_RATE=0`). The flag below is set by every
     envelope and every lost event, whose client report a flush sends, and cleared by a flush.
     A flush that times out clears it too, so a later invocation with nothing of its own does not
-    wait for that backlog; the worker keeps sending it all the same.
+    wait for that backlog. The worker keeps sending it all the same.
     """
 
     def __init__(self, options: dict[str, Any]) -> None:
