@@ -55,10 +55,14 @@ class InvocationSpanBatch(SpanProcessor):
 
     def on_end(self, span: ReadableSpan) -> None:
         with self._lock:
-            if len(self._spans) < self._max_spans and not self._shut_down:
+            if self._shut_down:
+                reason = "exporter shut down"
+            elif len(self._spans) >= self._max_spans:
+                reason = "span buffer full"
+            else:
                 self._spans.append(span)
                 return
-        self._counter.record("collector", "spans", "span buffer full", 1)
+        self._counter.record("collector", "spans", reason, 1)
 
     def pending(self) -> int:
         with self._lock:

@@ -15,7 +15,6 @@ urllib3 is not instrumented here, so the export creates no spans and carries no 
 from __future__ import annotations
 
 import gzip
-import logging
 from collections.abc import Sequence
 
 import urllib3
@@ -24,8 +23,6 @@ from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
 from telemetry.losses import ExportFailed
 from telemetry.otlp_encoding import encode_spans
-
-logger = logging.getLogger(__name__)
 
 
 class OtlpHttpSpanExporter(SpanExporter):

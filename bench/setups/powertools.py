@@ -1,7 +1,7 @@
 """Powertools for AWS Lambda's `Tracer`: X-Ray segments sent over UDP, nothing to flush.
 
 The tracer patches botocore and requests itself. It is active only where `LAMBDA_TASK_ROOT` is
-set, and reads each invocation's trace header from `_X_AMZN_TRACE_ID`; the benchmark child
+set, and it reads each invocation's trace header from `_X_AMZN_TRACE_ID`. The benchmark child
 sets both, and points `AWS_XRAY_DAEMON_ADDRESS` at a UDP socket on 127.0.0.1.
 """
 

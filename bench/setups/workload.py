@@ -2,8 +2,8 @@
 
 One invocation reads the agent state (DynamoDB GetItem), reads the epic from Jira (HTTP GET),
 then writes two state updates (DynamoDB UpdateItem) inside one explicit span. With the Lambda
-span that is six spans per traced invocation. The DynamoDB client is answered by botocore's
-`Stubber`, which the benchmark child attaches; Jira is a local server on 127.0.0.1.
+span that is six spans per traced invocation. Botocore's `Stubber`, which the benchmark child
+attaches, returns the DynamoDB responses. Jira is a local server on 127.0.0.1.
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ def decompose(event: dict[str, Any], span: SpanFactory) -> dict[str, Any]:
 
 
 def stub_responses(stubber: Any) -> None:
-    """Queue the three DynamoDB answers of one invocation on a botocore `Stubber`."""
+    """Queue the three DynamoDB responses of one invocation on a botocore `Stubber`."""
     stubber.add_response("get_item", {"Item": {"pk": {"S": "ISSUE#CLIN-1"}, "status": {"S": "new"}}})
     stubber.add_response("update_item", {})
     stubber.add_response("update_item", {})

@@ -117,3 +117,15 @@ def test_flush_reports_a_failed_step(otlp_receiver: tuple[str, list], guard_swal
 
     monkeypatch.setattr(telemetry._span_batch, "export_pending", broken)
     assert telemetry.flush(remaining_ms=None) is False
+
+
+def test_span_after_shutdown_counted_as_lost() -> None:
+    counter = LossCounter()
+    exporter = RecordingExporter()
+    batch, provider = batch_with(exporter, counter=counter)
+    tracer = provider.get_tracer("test")
+    tracer.start_span("before").end()
+    batch.shutdown()
+    tracer.start_span("after").end()
+    assert exporter.batches == [["before"]]
+    assert counter.totals == {("collector", "spans", "exporter shut down"): 1}
